@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ProviderSimConfig(AppConfig):
+    name = "provider_sim"
+    verbose_name = "Provider simulator"

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from snapshots_ui.services import SNAPSHOT_NAME_MAX_LENGTH, snapshot_name_error
+
+NAME_RULE = _(
+    "Letters A-Z, digits, dashes (-) and underscores (_); no spaces; at most 64 characters."
+)
+
+
+def suggested_snapshot_name(server_name: str) -> str:
+    """``<server>-YYYYMMDD-HHMM``, cleaned to the provider's naming rule."""
+    stem = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in server_name)
+    stem = stem.strip("-")[:40] or "server"
+    return f"{stem}-{timezone.now():%Y%m%d-%H%M}"
+
+
+class SnapshotCreateForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        # The length is checked by the provider's rule below, with a clearer message.
+        max_length=SNAPSHOT_NAME_MAX_LENGTH * 4,
+        help_text=NAME_RULE,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "pattern": "[A-Za-z0-9_\\-]+",
+                "maxlength": str(SNAPSHOT_NAME_MAX_LENGTH),
+            }
+        ),
+    )
+    description = forms.CharField(
+        label=_("Description"),
+        required=False,
+        max_length=255,
+        help_text=_("Optional: why this snapshot exists, e.g. “before the PHP upgrade”."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        if error := snapshot_name_error(name):
+            raise forms.ValidationError(error)
+        return name
+
+
+class RestoreConfirmForm(forms.Form):
+    confirm_name = forms.CharField(
+        label=_("Type the server's name to confirm"),
+        max_length=255,
+        strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args: object, server_name: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.server_name = server_name
+
+    def clean_confirm_name(self) -> str:
+        value: str = self.cleaned_data["confirm_name"]
+        if value != self.server_name:
+            raise forms.ValidationError(
+                _("That is not the server's name. Type “%(name)s” exactly to confirm."),
+                params={"name": self.server_name},
+            )
+        return value
+
+
+class ActivityFilterForm(forms.Form):
+    """Filters for the activity page; wrong values are reported, not fatal."""
+
+    q = forms.CharField(label=_("Server, snapshot or person"), required=False, max_length=100)
+    kind = forms.ChoiceField(label=_("Action"), required=False)
+    state = forms.ChoiceField(label=_("Outcome"), required=False)
+    server = forms.IntegerField(label=_("Server id"), required=False, min_value=1, max_value=2**62)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        from snapshots_ui.models import OperationKind, OperationState
+
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["kind"].choices = [("", _("Any action")), *OperationKind.choices]
+        self.fields["state"].choices = [("", _("Any outcome")), *OperationState.choices]

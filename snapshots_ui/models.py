@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class OperationKind(models.TextChoices):
+    CREATE = "create", _("Create snapshot")
+    RESTORE = "restore", _("Restore server")
+    DELETE = "delete", _("Delete snapshot")
+
+
+class OperationState(models.TextChoices):
+    """Where an operation stands. The meaning of each state lives here and nowhere else."""
+
+    IN_PROGRESS = "in_progress", _("In progress")
+    STUCK = "stuck", _("Stuck")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (OperationState.SUCCEEDED, OperationState.FAILED)
+
+    @property
+    def is_failed(self) -> bool:
+        return self is OperationState.FAILED
+
+
+ACTIVE_STATES = (OperationState.IN_PROGRESS, OperationState.STUCK)
+
+
+class OperationQuerySet(models.QuerySet["Operation"]):
+    def active(self) -> OperationQuerySet:
+        return self.filter(state__in=ACTIVE_STATES)
+
+
+class Operation(models.Model):
+    """One create, restore or delete that someone started, from request to outcome."""
+
+    kind = models.CharField(max_length=16, choices=OperationKind.choices)
+    state = models.CharField(
+        max_length=16, choices=OperationState.choices, default=OperationState.IN_PROGRESS
+    )
+    server_id = models.BigIntegerField()
+    server_name = models.CharField(max_length=255, blank=True)
+    snapshot_id = models.BigIntegerField(null=True, blank=True)
+    snapshot_name = models.CharField(max_length=255, blank=True)
+    snapshot_created_at = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    requested_by_name = models.CharField(max_length=150, blank=True)
+    requested_from_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    provider_message = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    # The provider's answer to the create or restore request was lost (e.g. a timeout): the
+    # next poll finds out whether it happened instead of sending the request again.
+    needs_reconcile = models.BooleanField(default=False)
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    check_failures = models.PositiveIntegerField(default=0)
+
+    objects = OperationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        permissions = [
+            ("create_snapshot", "Can create snapshots"),
+            ("restore_snapshot", "Can restore a server from a snapshot"),
+            ("delete_snapshot", "Can delete snapshots"),
+            ("view_dashboard", "Can view servers, snapshots and activity"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "server_id"], name="operation_state_server"),
+            models.Index(fields=["server_id", "-started_at"], name="operation_server_started"),
+        ]
+        constraints = [
+            # Double clicks, two tabs and retried requests cannot start the same create twice.
+            models.UniqueConstraint(
+                fields=["server_id", "snapshot_name"],
+                condition=Q(kind=OperationKind.CREATE, state__in=ACTIVE_STATES),
+                name="one_active_create_per_name",
+            ),
+            models.UniqueConstraint(
+                fields=["server_id"],
+                condition=Q(kind=OperationKind.RESTORE, state__in=ACTIVE_STATES),
+                name="one_active_restore_per_server",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.snapshot_name} on {self.server_name}"
+
+    @property
+    def state_enum(self) -> OperationState:
+        return OperationState(self.state)
+
+    @property
+    def is_active(self) -> bool:
+        return not self.state_enum.is_terminal
+
+    @property
+    def expected_seconds(self) -> tuple[int, int]:
+        """The provider's stated window for this kind of operation."""
+        if self.kind == OperationKind.RESTORE:
+            return settings.VPS_RESTORE_EXPECTED_SECONDS
+        if self.kind == OperationKind.CREATE:
+            return settings.VPS_CREATE_EXPECTED_SECONDS
+        return (0, 0)
+
+    @property
+    def stuck_after(self) -> timedelta:
+        return timedelta(seconds=self.expected_seconds[1] * settings.VPS_STUCK_GRACE_FACTOR)
+
+    def elapsed(self, now: timezone.datetime | None = None) -> timedelta:
+        end = self.finished_at or now or timezone.now()
+        return end - self.started_at
+
+    def progress_percent(self, now: timezone.datetime | None = None) -> int:
+        """Elapsed time against the provider's maximum, capped below 100 while running."""
+        maximum = self.expected_seconds[1]
+        if not self.is_active:
+            return 100
+        if maximum <= 0:
+            return 0
+        return min(99, int(self.elapsed(now).total_seconds() * 100 / maximum))
+
+
+class AuditEvent(models.Model):
+    """An append-only record of who did what. Nothing in the UI edits or deletes it."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    actor_ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=64)
+    operation = models.ForeignKey(
+        Operation, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    server_id = models.BigIntegerField(null=True, blank=True)
+    server_name = models.CharField(max_length=255, blank=True)
+    snapshot_id = models.BigIntegerField(null=True, blank=True)
+    snapshot_name = models.CharField(max_length=255, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"

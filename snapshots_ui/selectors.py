@@ -1,0 +1,218 @@
+"""Reads: what the pages show. Provider data comes through a short-lived shared cache.
+
+Many team members looking at the fleet at once cost one provider refresh per cache period,
+not one per page view. When the provider cannot be reached the last data it sent is served
+with its age, so pages still render.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from snapshots_ui import provider
+from snapshots_ui.models import Operation
+from snapshots_ui.statuses import Progress, snapshot_progress
+
+logger = logging.getLogger(__name__)
+
+FLEET_KEY = "fleet:v1"
+FLEET_REFRESH_LOCK = "fleet:v1:refreshing"
+PROVIDER_PROBLEM_KEY = "provider:problem"
+SNAPSHOT_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class FleetData:
+    """Everything the provider told us in one refresh."""
+
+    servers: tuple[provider.Server, ...]
+    snapshots: tuple[provider.Snapshot, ...]
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class FleetView:
+    """Fleet data plus how fresh it is, for a page to render."""
+
+    data: FleetData | None
+    # Set when the provider could not be asked just now: the user-facing reason.
+    problem: str = ""
+    token_rejected: bool = False
+
+    @property
+    def is_stale(self) -> bool:
+        return bool(self.problem)
+
+    @property
+    def age(self) -> timedelta | None:
+        return timezone.now() - self.data.fetched_at if self.data else None
+
+
+@dataclass
+class ServerSummary:
+    server: provider.Server
+    snapshots: list[provider.Snapshot] = field(default_factory=list)
+    active_operations: list[Operation] = field(default_factory=list)
+
+    @property
+    def snapshot_count(self) -> int:
+        return len(self.snapshots)
+
+    @property
+    def at_limit(self) -> bool:
+        return self.snapshot_count >= SNAPSHOT_LIMIT
+
+    @property
+    def limit(self) -> int:
+        return SNAPSHOT_LIMIT
+
+    @property
+    def used_percent(self) -> int:
+        return min(100, self.snapshot_count * 100 // SNAPSHOT_LIMIT)
+
+    @property
+    def total_size_mb(self) -> int:
+        return sum(snapshot.size_mb or 0 for snapshot in self.snapshots)
+
+    @property
+    def newest_snapshot_at(self) -> datetime | None:
+        dates = [s.created_at for s in self.snapshots if s.created_at is not None]
+        return max(dates) if dates else None
+
+    @property
+    def completed_snapshots(self) -> list[provider.Snapshot]:
+        return [s for s in self.snapshots if snapshot_progress(s.status) is Progress.DONE]
+
+
+def _fetch_fleet() -> FleetData:
+    client = provider.get_client()
+    snapshots = client.list_snapshots()
+    try:
+        servers = client.list_servers()
+    except provider.ProviderNotFound:
+        servers = provider.servers_seen_in(snapshots)
+    return FleetData(servers=tuple(servers), snapshots=tuple(snapshots), fetched_at=timezone.now())
+
+
+def fleet_invalidate() -> None:
+    """Forget the fresh-until mark so that the next page view asks the provider again."""
+    cache.delete(f"{FLEET_KEY}:fresh")
+
+
+def fleet_refresh() -> FleetView:
+    """Ask the provider now; on failure keep serving the last known data with the reason."""
+    previous: FleetData | None = cache.get(FLEET_KEY)
+    try:
+        data = _fetch_fleet()
+    except provider.ProviderError as exc:
+        logger.warning("fleet refresh failed: %s", exc.message)
+        token_rejected = isinstance(exc, provider.ProviderUnauthorized)
+        cache.set(
+            PROVIDER_PROBLEM_KEY,
+            {"message": exc.message, "token_rejected": token_rejected, "at": timezone.now()},
+            timeout=None,
+        )
+        # Do not hammer a failing provider: try again after a short pause.
+        cache.set(f"{FLEET_KEY}:fresh", True, timeout=min(5, settings.VPS_CACHE_SECONDS))
+        return FleetView(data=previous, problem=exc.message, token_rejected=token_rejected)
+    cache.set(FLEET_KEY, data, timeout=None)
+    cache.set(f"{FLEET_KEY}:fresh", True, timeout=settings.VPS_CACHE_SECONDS)
+    cache.delete(PROVIDER_PROBLEM_KEY)
+    return FleetView(data=data)
+
+
+def fleet_get() -> FleetView:
+    """The fleet as last read from the provider, refreshed when older than the cache period.
+
+    Only one request refreshes at a time; the others serve the previous data meanwhile (or,
+    when there is none yet, wait briefly for the refresh to land).
+    """
+    data: FleetData | None = cache.get(FLEET_KEY)
+    if data is not None and cache.get(f"{FLEET_KEY}:fresh"):
+        return FleetView(data=data, **_known_problem())
+    if cache.add(FLEET_REFRESH_LOCK, True, timeout=settings.VPS_API_TIMEOUT[1] + 10):
+        try:
+            return fleet_refresh()
+        finally:
+            cache.delete(FLEET_REFRESH_LOCK)
+    if data is None:
+        deadline = time.monotonic() + settings.VPS_API_TIMEOUT[1]
+        while data is None and time.monotonic() < deadline and cache.get(FLEET_REFRESH_LOCK):
+            time.sleep(0.1)
+            data = cache.get(FLEET_KEY)
+    return FleetView(data=data, **_known_problem())
+
+
+def _known_problem() -> dict[str, object]:
+    problem = cache.get(PROVIDER_PROBLEM_KEY)
+    if not problem:
+        return {}
+    return {"problem": problem["message"], "token_rejected": problem["token_rejected"]}
+
+
+def fleet_summaries(*, fleet: FleetView, name_filter: str = "") -> list[ServerSummary]:
+    """One summary per server (those without snapshots included), sorted by name."""
+    if fleet.data is None:
+        return []
+    by_server: dict[int, ServerSummary] = {
+        server.id: ServerSummary(server=server) for server in fleet.data.servers
+    }
+    for snapshot in fleet.data.snapshots:
+        summary = by_server.get(snapshot.server.id)
+        if summary is None:  # a server the servers list did not name
+            summary = by_server[snapshot.server.id] = ServerSummary(
+                server=provider.Server(
+                    id=snapshot.server.id, name=snapshot.server.name, status=None
+                )
+            )
+        summary.snapshots.append(snapshot)
+    active_by_server: dict[int, list[Operation]] = defaultdict(list)
+    for operation in Operation.objects.active():
+        active_by_server[operation.server_id].append(operation)
+    needle = name_filter.strip().casefold()
+    summaries = []
+    for summary in by_server.values():
+        if needle and needle not in summary.server.name.casefold():
+            continue
+        summary.snapshots.sort(key=_newest_first)
+        summary.active_operations = active_by_server.get(summary.server.id, [])
+        summaries.append(summary)
+    return sorted(summaries, key=lambda s: (s.server.name.casefold(), s.server.id))
+
+
+def server_summary(*, fleet: FleetView, server_id: int) -> ServerSummary | None:
+    for summary in fleet_summaries(fleet=fleet):
+        if summary.server.id == server_id:
+            return summary
+    return None
+
+
+def _newest_first(snapshot: provider.Snapshot) -> tuple[float, int]:
+    created = snapshot.created_at.timestamp() if snapshot.created_at else 0.0
+    return (-created, -snapshot.id)
+
+
+def operations_for_server(*, server_id: int, limit: int = 50) -> QuerySet[Operation]:
+    return Operation.objects.filter(server_id=server_id).select_related("requested_by")[:limit]
+
+
+def operations_active_for_server(*, server_id: int) -> QuerySet[Operation]:
+    return Operation.objects.active().filter(server_id=server_id)
+
+
+def snapshot_find(*, fleet: FleetView, snapshot_id: int) -> provider.Snapshot | None:
+    if fleet.data is None:
+        return None
+    for snapshot in fleet.data.snapshots:
+        if snapshot.id == snapshot_id:
+            return snapshot
+    return None

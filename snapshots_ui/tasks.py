@@ -1,0 +1,118 @@
+"""Celery tasks: thin, idempotent, given ids; the services do the work.
+
+Every ``VPS_POLL_SECONDS`` beat runs ``dispatch_polls``, which queues one ``poll_server`` per
+server that has an operation in progress. A per-server lock in the cache keeps at most one
+poll of a server queued or running, so the provider sees one call per server per cycle however
+many operations or browsers there are. A poll lost with a worker or with Redis is simply
+dispatched again once its lock expires: nothing else needs to remember it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from snapshots_ui import provider, services
+from snapshots_ui.models import Operation, OperationState
+from snapshots_ui.selectors import PROVIDER_PROBLEM_KEY
+
+logger = logging.getLogger(__name__)
+
+POLL_SOFT_TIME_LIMIT = 25
+POLL_TIME_LIMIT = 30
+# Held while a poll of the server is queued or running; expires on its own if it is lost.
+POLL_LOCK_SECONDS = POLL_TIME_LIMIT + 5
+# Far below Redis' visibility timeout, or a waiting retry would be delivered twice.
+MAX_RETRY_COUNTDOWN = 300
+TOKEN_REJECTED_PAUSE_SECONDS = 60
+STUCK_POLL_SECONDS = 30
+
+
+def _poll_lock(server_id: int) -> str:
+    return f"poll-lock:{server_id}"
+
+
+def dispatch_server_poll(server_id: int) -> bool:
+    """Queue a poll of one server unless one is already queued or running."""
+    if not cache.add(_poll_lock(server_id), True, timeout=POLL_LOCK_SECONDS):
+        return False
+    poll_server.delay(server_id)
+    return True
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=POLL_SOFT_TIME_LIMIT,
+    time_limit=POLL_TIME_LIMIT,
+)
+def dispatch_polls() -> int:
+    """Queue a poll for each server with work in progress; returns how many were queued."""
+    queued = 0
+    stuck_cutoff = timezone.now() - timedelta(seconds=STUCK_POLL_SECONDS)
+    rows = (
+        Operation.objects.active()
+        .values_list("server_id", "state", "last_checked_at")
+        .order_by("server_id")
+    )
+    due: set[int] = set()
+    for server_id, state, last_checked_at in rows:
+        # A stuck operation is still followed, but only every STUCK_POLL_SECONDS.
+        if (
+            state == OperationState.STUCK
+            and last_checked_at is not None
+            and last_checked_at > stuck_cutoff
+        ):
+            continue
+        due.add(server_id)
+    for server_id in sorted(due):
+        queued += dispatch_server_poll(server_id)
+    return queued
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=POLL_SOFT_TIME_LIMIT,
+    time_limit=POLL_TIME_LIMIT,
+    max_retries=None,
+)
+def poll_server(self, server_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Follow the server's operations once; retry with backoff only when the provider is
+    unavailable, honouring its Retry-After."""
+    try:
+        services.operations_poll_server(server_id=server_id)
+    except provider.ProviderUnavailable as exc:
+        services.operations_record_check_failure(server_id=server_id, error=exc.message)
+        backoff = min(MAX_RETRY_COUNTDOWN, 2 ** min(self.request.retries + 1, 8))
+        countdown = exc.retry_after if exc.retry_after is not None else backoff
+        countdown = min(MAX_RETRY_COUNTDOWN, countdown + random.uniform(0, 1))
+        logger.warning(
+            "provider unavailable while polling server %s (%s); retry in %.0f s",
+            server_id, exc.message, countdown,
+        )  # fmt: skip
+        cache.set(_poll_lock(server_id), True, timeout=int(countdown) + POLL_LOCK_SECONDS)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except provider.ProviderUnauthorized as exc:
+        message = _("The provider rejected the API token; status checks are paused.")
+        services.operations_record_check_failure(server_id=server_id, error=message)
+        cache.set(
+            PROVIDER_PROBLEM_KEY,
+            {"message": exc.message, "token_rejected": True, "at": None},
+            timeout=None,
+        )
+        # Keep the lock a while: polling again at once would only be rejected again.
+        cache.set(_poll_lock(server_id), True, timeout=TOKEN_REJECTED_PAUSE_SECONDS)
+        return
+    except provider.ProviderError as exc:
+        services.operations_record_check_failure(server_id=server_id, error=exc.message)
+        logger.warning("polling server %s failed: %s", server_id, exc.message)
+    cache.delete(_poll_lock(server_id))
+

@@ -1,0 +1,62 @@
+from datetime import datetime
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from snapshots_ui.statuses import SERVER_STATUS_LABELS, SNAPSHOT_STATUS_LABELS, badge_tone
+
+register = template.Library()
+
+
+@register.filter
+def size_mb(value: int | None) -> str:
+    """5120 -> "5.0 GB", 512 -> "512 MB", None -> "—"."""
+    if value is None:
+        return "—"
+    if value >= 1024 * 1024:
+        return _("%(n).1f TB") % {"n": value / (1024 * 1024)}
+    if value >= 1024:
+        return _("%(n).1f GB") % {"n": value / 1024}
+    return _("%(n)d MB") % {"n": value}
+
+
+@register.simple_tag
+def reltime(value: datetime | None) -> str:
+    """A relative time ("12 minutes ago") with the full time on hover."""
+    if value is None:
+        return format_html('<span class="muted">{}</span>', _("never"))
+    local = timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        value.isoformat(),
+        formats.date_format(local, "DATETIME_FORMAT") + " " + local.strftime("%Z"),
+        naturaltime(value),
+    )
+
+
+@register.simple_tag
+def status_badge(status: str | None, kind: str = "snapshot") -> str:
+    """A badge for a provider status, shown verbatim when the status is new to us."""
+    labels = SERVER_STATUS_LABELS if kind == "server" else SNAPSHOT_STATUS_LABELS
+    raw = status or _("unknown")
+    label = labels.get(status or "", raw.replace("_", " "))
+    return format_html(
+        '<span class="badge badge-{}" data-status="{}">{}</span>', badge_tone(status), raw, label
+    )
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return _("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
+    if minutes:
+        return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
+    return _("%(s)d s") % {"s": secs}

@@ -1,0 +1,423 @@
+"""Thin function views. Provider trouble becomes a message on a page that still renders."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+
+from snapshots_ui import roles, selectors, services
+from snapshots_ui.forms import (
+    ActivityFilterForm,
+    RestoreConfirmForm,
+    SnapshotCreateForm,
+    suggested_snapshot_name,
+)
+from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.statuses import Progress, snapshot_progress
+
+
+def _actor(request: HttpRequest) -> services.Actor:
+    return services.Actor(user=request.user, ip=request.META.get("REMOTE_ADDR") or None)
+
+
+def _can(request: HttpRequest) -> dict[str, bool]:
+    user = request.user
+    return {
+        "can_create": user.has_perm(roles.CREATE),
+        "can_restore": user.has_perm(roles.RESTORE),
+        "can_delete": user.has_perm(roles.DELETE),
+    }
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+# --- Fleet ----------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+@permission_required(roles.VIEW, raise_exception=True)
+def fleet(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:100]
+    fleet_view = selectors.fleet_get()
+    summaries = selectors.fleet_summaries(fleet=fleet_view, name_filter=query)
+    context = {
+        "fleet": fleet_view,
+        "summaries": summaries,
+        "query": query,
+        "server_total": len(fleet_view.data.servers) if fleet_view.data else 0,
+    }
+    if _is_htmx(request) and request.htmx.target == "fleet-table":
+        return render(request, "snapshots_ui/fleet.html#fleet-table", context)
+    return render(request, "snapshots_ui/fleet.html", context)
+
+
+# --- Server ---------------------------------------------------------------------------------
+
+
+def _server_or_404(fleet_view: selectors.FleetView, server_id: int) -> selectors.ServerSummary:
+    summary = selectors.server_summary(fleet=fleet_view, server_id=server_id)
+    if summary is None:
+        raise Http404(_("No server with id %(id)s is known to the provider.") % {"id": server_id})
+    return summary
+
+
+def _server_context(
+    request: HttpRequest,
+    summary: selectors.ServerSummary,
+    fleet_view: selectors.FleetView,
+    form: SnapshotCreateForm | None = None,
+) -> dict[str, object]:
+    server = summary.server
+    if form is None:
+        form = SnapshotCreateForm(initial={"name": suggested_snapshot_name(server.name)})
+    return {
+        "fleet": fleet_view,
+        "summary": summary,
+        "server": server,
+        "form": form,
+        "active_operations": list(
+            selectors.operations_active_for_server(server_id=server.id)
+        ),
+        "history": selectors.operations_for_server(server_id=server.id, limit=20),
+        "restore_running": any(
+            op.kind == OperationKind.RESTORE for op in summary.active_operations
+        ),
+        **_can(request),
+    }
+
+
+@require_GET
+@login_required
+@permission_required(roles.VIEW, raise_exception=True)
+def server_detail(request: HttpRequest, server_id: int) -> HttpResponse:
+    fleet_view = selectors.fleet_get()
+    summary = _server_or_404(fleet_view, server_id)
+    context = _server_context(request, summary, fleet_view)
+    if _is_htmx(request) and request.htmx.target == "snapshot-table":
+        return render(request, "snapshots_ui/server.html#snapshot-table", context)
+    return render(request, "snapshots_ui/server.html", context)
+
+
+@require_POST
+@login_required
+@permission_required(roles.CREATE, raise_exception=True)
+def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
+    fleet_view = selectors.fleet_get()
+    summary = _server_or_404(fleet_view, server_id)
+    form = SnapshotCreateForm(request.POST)
+    if form.is_valid():
+        if summary.at_limit and not fleet_view.is_stale:
+            form.add_error(
+                None,
+                _(
+                    "%(server)s already has %(limit)d snapshots, the provider's limit. Delete "
+                    "an old one first."
+                )
+                % {"server": summary.server.name, "limit": summary.limit},
+            )
+        else:
+            try:
+                operation = services.snapshot_create(
+                    actor=_actor(request),
+                    server_id=summary.server.id,
+                    server_name=summary.server.name,
+                    name=form.cleaned_data["name"],
+                    description=form.cleaned_data["description"],
+                )
+            except services.ActionRefused as refused:
+                form.add_error(None, refused.message)
+            else:
+                if operation.needs_reconcile:
+                    messages.warning(
+                        request,
+                        _(
+                            "The provider did not answer in time, so it is not yet known "
+                            "whether snapshot “%(name)s” was started. The dashboard is checking "
+                            "and will not send it twice."
+                        )
+                        % {"name": operation.snapshot_name},
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Snapshot “%(name)s” of %(server)s started. %(message)s")
+                        % {
+                            "name": operation.snapshot_name,
+                            "server": operation.server_name,
+                            "message": operation.provider_message,
+                        },
+                    )
+                return redirect("snapshots_ui:server", server_id=server_id)
+    fleet_view = selectors.fleet_get()
+    summary = _server_or_404(fleet_view, server_id)
+    context = _server_context(request, summary, fleet_view, form=form)
+    return render(request, "snapshots_ui/server.html", context, status=400)
+
+
+# --- Restore and delete ---------------------------------------------------------------------
+
+
+def _snapshot_or_404(
+    fleet_view: selectors.FleetView, snapshot_id: int
+) -> tuple[selectors.ServerSummary, object]:
+    snapshot = selectors.snapshot_find(fleet=fleet_view, snapshot_id=snapshot_id)
+    if snapshot is None:
+        raise Http404(_("No snapshot with id %(id)s is known to the provider.") % {"id": snapshot_id})
+    return _server_or_404(fleet_view, snapshot.server.id), snapshot
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required(roles.RESTORE, raise_exception=True)
+def snapshot_restore(request: HttpRequest, snapshot_id: int) -> HttpResponse:
+    fleet_view = selectors.fleet_get()
+    summary, snapshot = _snapshot_or_404(fleet_view, snapshot_id)
+    server = summary.server
+    form = RestoreConfirmForm(request.POST or None, server_name=server.name)
+    restorable = snapshot_progress(snapshot.status) is Progress.DONE
+    busy = list(selectors.operations_active_for_server(server_id=server.id))
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if not restorable:
+            form.add_error(None, _("Only a completed snapshot can be restored."))
+        elif form.is_valid():
+            try:
+                operation = services.snapshot_restore(
+                    actor=_actor(request), snapshot=snapshot, server_name=server.name
+                )
+            except services.ActionRefused as refused:
+                form.add_error(None, refused.message)
+            else:
+                messages.success(
+                    request,
+                    _("Restore of %(server)s from “%(name)s” started. %(message)s")
+                    % {
+                        "server": server.name,
+                        "name": snapshot.name,
+                        "message": operation.provider_message,
+                    },
+                )
+                return redirect("snapshots_ui:server", server_id=server.id)
+    return render(
+        request,
+        "snapshots_ui/restore_confirm.html",
+        {
+            "fleet": fleet_view,
+            "server": server,
+            "snapshot": snapshot,
+            "form": form,
+            "restorable": restorable,
+            "busy": busy,
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required(roles.DELETE, raise_exception=True)
+def snapshot_delete(request: HttpRequest, snapshot_id: int) -> HttpResponse:
+    fleet_view = selectors.fleet_get()
+    summary, snapshot = _snapshot_or_404(fleet_view, snapshot_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            operation = services.snapshot_delete(
+                actor=_actor(request), snapshot=snapshot, server_name=summary.server.name
+            )
+        except services.ActionRefused as refused:
+            error = refused.message
+        else:
+            messages.success(
+                request,
+                _("Snapshot “%(name)s” of %(server)s: %(message)s")
+                % {
+                    "name": snapshot.name,
+                    "server": summary.server.name,
+                    "message": operation.provider_message,
+                },
+            )
+            return redirect("snapshots_ui:server", server_id=summary.server.id)
+    return render(
+        request,
+        "snapshots_ui/delete_confirm.html",
+        {"fleet": fleet_view, "server": summary.server, "snapshot": snapshot, "error": error},
+        status=400 if error else 200,
+    )
+
+
+# --- Live operation status ------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+@permission_required(roles.VIEW, raise_exception=True)
+def operation_status(request: HttpRequest, operation_id: int) -> HttpResponse:
+    """The row of one operation. Polled every 2 s while active; HTTP 286 stops the polling."""
+    operation = get_object_or_404(Operation, pk=operation_id)
+    variant = "chip" if request.GET.get("variant") == "chip" else "row"
+    response = render(
+        request,
+        "snapshots_ui/partials/operation_row.html",
+        {"operation": operation, "variant": variant},
+    )
+    if operation.is_active:
+        return response
+    stopped = HttpResponseStopPolling(response.content)
+    failed = operation.state_enum.is_failed
+    text = _("%(kind)s “%(name)s” on %(server)s %(outcome)s.") % {
+        "kind": operation.get_kind_display(),
+        "name": operation.snapshot_name,
+        "server": operation.server_name,
+        "outcome": _("failed") if failed else _("finished"),
+    }
+    trigger_client_event(
+        stopped,
+        "operation-finished",
+        {"message": text, "level": "error" if failed else "success", "id": operation.pk},
+    )
+    return stopped
+
+
+# --- Activity -------------------------------------------------------------------------------
+
+
+def _activity_queryset(form: ActivityFilterForm):  # type: ignore[no-untyped-def]
+    operations = Operation.objects.select_related("requested_by")
+    if not form.is_valid():
+        return operations
+    data = form.cleaned_data
+    if data["q"]:
+        q = data["q"]
+        operations = operations.filter(
+            Q(server_name__icontains=q)
+            | Q(snapshot_name__icontains=q)
+            | Q(requested_by_name__icontains=q)
+        )
+    if data["kind"]:
+        operations = operations.filter(kind=data["kind"])
+    if data["state"]:
+        operations = operations.filter(state=data["state"])
+    if data["server"]:
+        operations = operations.filter(server_id=data["server"])
+    return operations
+
+
+@require_GET
+@login_required
+@permission_required(roles.VIEW, raise_exception=True)
+def activity(request: HttpRequest) -> HttpResponse:
+    form = ActivityFilterForm(request.GET or None)
+    operations = _activity_queryset(form)
+    page = Paginator(operations, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "export_url": reverse("snapshots_ui:activity_csv") + (f"?{query.urlencode()}" if query else ""),
+    }
+    if _is_htmx(request) and request.htmx.target == "activity-table":
+        return render(request, "snapshots_ui/activity.html#activity-table", context)
+    return render(request, "snapshots_ui/activity.html", context)
+
+
+def csv_safe(value: object) -> str:
+    """Neutralise spreadsheet formulas in text that came from users or the provider."""
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@login_required
+@permission_required(roles.VIEW, raise_exception=True)
+def activity_csv(request: HttpRequest) -> StreamingHttpResponse:
+    form = ActivityFilterForm(request.GET or None)
+    operations = _activity_queryset(form)
+    writer = csv.writer(_Echo())
+    header = [
+        "started_at", "finished_at", "duration_seconds", "who", "ip", "action", "server_id",
+        "server", "snapshot_id", "snapshot", "outcome", "provider_message", "error",
+    ]  # fmt: skip
+
+    def rows():  # type: ignore[no-untyped-def]
+        yield writer.writerow(header)
+        for op in operations.iterator(chunk_size=500):
+            duration = op.elapsed().total_seconds() if op.finished_at else ""
+            yield writer.writerow(
+                [
+                    op.started_at.isoformat(),
+                    op.finished_at.isoformat() if op.finished_at else "",
+                    f"{duration:.0f}" if duration != "" else "",
+                    csv_safe(op.requested_by_name),
+                    op.requested_from_ip or "",
+                    op.kind,
+                    op.server_id,
+                    csv_safe(op.server_name),
+                    op.snapshot_id or "",
+                    csv_safe(op.snapshot_name),
+                    op.state,
+                    csv_safe(op.provider_message),
+                    csv_safe(op.error),
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="snapshot-activity.csv"'
+    return response
+
+
+# --- Health ---------------------------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Database and cache reachability, for load balancers and compose health checks."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means unhealthy
+        checks["database"] = "error"
+    try:
+        from django.core.cache import cache
+
+        cache.set("health:ping", "1", timeout=5)
+        checks["cache"] = "ok" if cache.get("health:ping") == "1" else "error"
+    except Exception:  # noqa: BLE001
+        checks["cache"] = "error"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "403.html", status=403)
+
