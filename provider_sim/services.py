@@ -29,14 +29,26 @@ class ApiError(Exception):
 
 
 def operations_advance(*, now: datetime | None = None) -> None:
-    """Finish every create and restore whose due time has passed."""
+    """Finish every create and restore whose due time has passed.
+
+    Reads first and writes only when something is due, so that SQLite serves concurrent
+    requests without queueing them for its write lock.
+    """
     now = now or timezone.now()
-    SimSnapshot.objects.filter(status=SimSnapshot.Status.IN_PROGRESS, complete_at__lte=now).update(
-        status=SimSnapshot.Status.COMPLETED, size_mb=F("final_size_mb"), complete_at=None
+    due_snapshots = SimSnapshot.objects.filter(
+        status=SimSnapshot.Status.IN_PROGRESS, complete_at__lte=now
     )
-    SimServer.objects.filter(status=SimServer.Status.RESTORING, restore_due_at__lte=now).update(
-        status=F("status_after_restore"), status_after_restore="", restore_due_at=None
+    if due_snapshots.exists():
+        due_snapshots.update(
+            status=SimSnapshot.Status.COMPLETED, size_mb=F("final_size_mb"), complete_at=None
+        )
+    due_servers = SimServer.objects.filter(
+        status=SimServer.Status.RESTORING, restore_due_at__lte=now
     )
+    if due_servers.exists():
+        due_servers.update(
+            status=F("status_after_restore"), status_after_restore="", restore_due_at=None
+        )
 
 
 def snapshot_size_estimate(*, server: SimServer, name: str) -> int:

@@ -80,17 +80,18 @@ def _rejection(
 def _hold(request: HttpRequest, fault: SimFault) -> None:
     """Wait for the fault's latency and timeout; wake at once if the simulator stops.
 
-    The thread's database connection is closed first, so that a long hold keeps none open.
+    Served by ``server.py``, the request has a thread of its own: its database connections
+    are closed first, so that a long hold keeps none open.
     """
     seconds = fault.latency_ms / 1000 + fault.timeout_seconds
     if not seconds:
         return
-    connections.close_all()
-    stopping = getattr(request, "simulator_stopping", None)  # set by server.py
+    stopping = getattr(request, "simulator_stopping", None)
     if stopping is None:
         time.sleep(seconds)
-    else:
-        stopping.wait(seconds)
+        return
+    connections.close_all()
+    stopping.wait(seconds)
 
 
 def api_endpoint(route: str, *methods: str) -> Callable[[View], View]:

@@ -53,6 +53,9 @@ SNAPSHOT_STATUS_LABELS = {
     "in_progress": _("In progress"),
     "completed": _("Completed"),
     "failed": _("Failed"),
+    # Operation states share the badge.
+    "succeeded": _("Succeeded"),
+    "stuck": _("Stuck"),
 }
 SERVER_STATUS_LABELS = {
     "running": _("Running"),

@@ -108,8 +108,6 @@ def server_detail(request: HttpRequest, server_id: int) -> HttpResponse:
     fleet_view = selectors.fleet_get()
     summary = _server_or_404(fleet_view, server_id)
     context = _server_context(request, summary, fleet_view)
-    if _is_htmx(request) and request.htmx.target == "snapshot-table":
-        return render(request, "snapshots_ui/server.html#snapshot-table", context)
     return render(request, "snapshots_ui/server.html", context)
 
 

@@ -57,6 +57,8 @@ def duration(seconds: float | None) -> str:
     hours, minutes = divmod(minutes, 60)
     if hours:
         return _("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
+    if minutes and not secs:
+        return _("%(m)d min") % {"m": minutes}
     if minutes:
         return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
     return _("%(s)d s") % {"s": secs}
