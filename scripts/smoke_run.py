@@ -115,7 +115,9 @@ def main() -> int:
             path = log_dir / name
             if path.exists():
                 print(f"--- {name} (last 60 lines)", file=sys.stderr)
-                print("\n".join(path.read_text(errors="replace").splitlines()[-60:]), file=sys.stderr)
+                print(
+                    "\n".join(path.read_text(errors="replace").splitlines()[-60:]), file=sys.stderr
+                )
         return 1
     print("smoke run passed")
     return 0

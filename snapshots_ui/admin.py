@@ -19,13 +19,27 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Operation)
 class OperationAdmin(ReadOnlyAdmin):
-    list_display = ("started_at", "kind", "server_name", "snapshot_name", "state", "requested_by_name")
+    list_display = (
+        "started_at",
+        "kind",
+        "server_name",
+        "snapshot_name",
+        "state",
+        "requested_by_name",
+    )
     list_filter = ("kind", "state")
     search_fields = ("server_name", "snapshot_name", "requested_by_name")
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "actor_name", "actor_ip", "action", "server_name", "snapshot_name")
+    list_display = (
+        "created_at",
+        "actor_name",
+        "actor_ip",
+        "action",
+        "server_name",
+        "snapshot_name",
+    )
     list_filter = ("action",)
     search_fields = ("actor_name", "server_name", "snapshot_name", "detail")

@@ -13,7 +13,9 @@ NAME_RULE = _(
 
 def suggested_snapshot_name(server_name: str) -> str:
     """``<server>-YYYYMMDD-HHMM``, cleaned to the provider's naming rule."""
-    stem = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in server_name)
+    stem = "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in server_name
+    )
     stem = stem.strip("-")[:40] or "server"
     return f"{stem}-{timezone.now():%Y%m%d-%H%M}"
 

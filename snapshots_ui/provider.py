@@ -407,11 +407,12 @@ class ProviderClient:
         params = {"server_id": server_id} if server_id is not None else None
         try:
             return [
-                _snapshot(item, server_id=server_id)
-                for item in self._pages("snapshots/", params)
+                _snapshot(item, server_id=server_id) for item in self._pages("snapshots/", params)
             ]
         except _BadPayload as exc:
-            raise ProviderUnavailable("The provider sent a snapshot that could not be read.") from exc
+            raise ProviderUnavailable(
+                "The provider sent a snapshot that could not be read."
+            ) from exc
 
     def list_servers(self) -> list[Server]:
         """Every server; from the snapshot list when the provider has no ``/servers/``."""
@@ -434,7 +435,9 @@ class ProviderClient:
         except _BadPayload as exc:
             raise ProviderUnavailable("The provider sent a server that could not be read.") from exc
 
-    def create_snapshot(self, *, server_id: int, name: str, description: str = "") -> SnapshotCreated:
+    def create_snapshot(
+        self, *, server_id: int, name: str, description: str = ""
+    ) -> SnapshotCreated:
         """Start a snapshot. Never retried: on ProviderUnavailable the caller reconciles."""
         payload: dict[str, Any] = {"server_id": int(server_id), "name": name}
         if description:

@@ -35,7 +35,7 @@ RECONCILE_GRACE = timedelta(seconds=90)
 
 
 class ActionRefused(Exception):
-    """The action was not sent to the provider (or the provider refused it); ``message`` says why."""
+    """The action was not sent, or the provider refused it; ``message`` says why."""
 
     def __init__(self, message: str, *, operation: Operation | None = None) -> None:
         super().__init__(message)
@@ -119,9 +119,11 @@ def snapshot_create(
     try:
         with transaction.atomic():
             _lock_server(server_id)
-            if Operation.objects.active().filter(
-                server_id=server_id, kind=OperationKind.RESTORE
-            ).exists():
+            if (
+                Operation.objects.active()
+                .filter(server_id=server_id, kind=OperationKind.RESTORE)
+                .exists()
+            ):
                 raise ActionRefused(
                     _("%(server)s is being restored; wait until the restore has finished.")
                     % {"server": server_name}
@@ -265,9 +267,11 @@ def snapshot_delete(*, actor: Actor, snapshot: provider.Snapshot, server_name: s
     server_id = snapshot.server.id
     with transaction.atomic():
         _lock_server(server_id)
-        if Operation.objects.active().filter(
-            server_id=server_id, kind=OperationKind.RESTORE, snapshot_id=snapshot.id
-        ).exists():
+        if (
+            Operation.objects.active()
+            .filter(server_id=server_id, kind=OperationKind.RESTORE, snapshot_id=snapshot.id)
+            .exists()
+        ):
             raise ActionRefused(
                 _("%(server)s is being restored from this snapshot; it cannot be deleted now.")
                 % {"server": server_name}
@@ -429,7 +433,9 @@ def _follow_restore(
 ) -> None:
     if server_gone:
         _finish(
-            operation, OperationState.FAILED, error=_("The server no longer exists at the provider.")
+            operation,
+            OperationState.FAILED,
+            error=_("The server no longer exists at the provider."),
         )
         return
     if server is None or server.status is None:

@@ -93,7 +93,7 @@ def poll_server(self, server_id: int) -> None:  # type: ignore[no-untyped-def]
         services.operations_record_check_failure(server_id=server_id, error=exc.message)
         backoff = min(MAX_RETRY_COUNTDOWN, 2 ** min(self.request.retries + 1, 8))
         countdown = exc.retry_after if exc.retry_after is not None else backoff
-        countdown = min(MAX_RETRY_COUNTDOWN, countdown + random.uniform(0, 1))
+        countdown = min(MAX_RETRY_COUNTDOWN, countdown + random.uniform(0, 1))  # noqa: S311 - jitter, not secrecy
         logger.warning(
             "provider unavailable while polling server %s (%s); retry in %.0f s",
             server_id, exc.message, countdown,
@@ -115,4 +115,3 @@ def poll_server(self, server_id: int) -> None:  # type: ignore[no-untyped-def]
         services.operations_record_check_failure(server_id=server_id, error=exc.message)
         logger.warning("polling server %s failed: %s", server_id, exc.message)
     cache.delete(_poll_lock(server_id))
-

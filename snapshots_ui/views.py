@@ -90,9 +90,7 @@ def _server_context(
         "summary": summary,
         "server": server,
         "form": form,
-        "active_operations": list(
-            selectors.operations_active_for_server(server_id=server.id)
-        ),
+        "active_operations": list(selectors.operations_active_for_server(server_id=server.id)),
         "history": selectors.operations_for_server(server_id=server.id, limit=20),
         "restore_running": any(
             op.kind == OperationKind.RESTORE for op in summary.active_operations
@@ -175,7 +173,9 @@ def _snapshot_or_404(
 ) -> tuple[selectors.ServerSummary, object]:
     snapshot = selectors.snapshot_find(fleet=fleet_view, snapshot_id=snapshot_id)
     if snapshot is None:
-        raise Http404(_("No snapshot with id %(id)s is known to the provider.") % {"id": snapshot_id})
+        raise Http404(
+            _("No snapshot with id %(id)s is known to the provider.") % {"id": snapshot_id}
+        )
     return _server_or_404(fleet_view, snapshot.server.id), snapshot
 
 
@@ -330,7 +330,8 @@ def activity(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "query": query.urlencode(),
-        "export_url": reverse("snapshots_ui:activity_csv") + (f"?{query.urlencode()}" if query else ""),
+        "export_url": reverse("snapshots_ui:activity_csv")
+        + (f"?{query.urlencode()}" if query else ""),
     }
     if _is_htmx(request) and request.htmx.target == "activity-table":
         return render(request, "snapshots_ui/activity.html#activity-table", context)
@@ -401,14 +402,14 @@ def health(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = "ok"
-    except Exception:  # noqa: BLE001 - any failure means unhealthy
+    except Exception:
         checks["database"] = "error"
     try:
         from django.core.cache import cache
 
         cache.set("health:ping", "1", timeout=5)
         checks["cache"] = "ok" if cache.get("health:ping") == "1" else "error"
-    except Exception:  # noqa: BLE001
+    except Exception:
         checks["cache"] = "error"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(
@@ -418,4 +419,3 @@ def health(request: HttpRequest) -> JsonResponse:
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "403.html", status=403)
-

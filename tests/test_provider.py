@@ -22,7 +22,9 @@ from snapshots_ui.provider import (
 )
 
 
-def client_for(sim: RunningSimulator, *, token: str | None = None, read: float = 5) -> ProviderClient:
+def client_for(
+    sim: RunningSimulator, *, token: str | None = None, read: float = 5
+) -> ProviderClient:
     return ProviderClient(base_url=sim.base_url, token=token or sim.token, timeout=(2, read))
 
 
@@ -36,7 +38,8 @@ def test_list_snapshots_returns_typed_results(seeded_simulator: RunningSimulator
     first = snapshots[0]
     assert isinstance(first, provider.Snapshot)
     assert isinstance(first.server, provider.ServerRef)
-    assert first.created_at is not None and first.created_at.tzinfo is not None
+    assert first.created_at is not None
+    assert first.created_at.tzinfo is not None
     assert {s.status for s in snapshots} >= {"completed"}
 
 
@@ -108,7 +111,8 @@ def test_create_restore_and_delete(seeded_simulator, settings) -> None:
     assert "3-10 minutes" in created.message
 
     done = [s for s in client.list_snapshots(server_id=server.pk) if s.id == created.snapshot.id]
-    assert done[0].status == "completed" and done[0].size_mb
+    assert done[0].status == "completed"
+    assert done[0].size_mb
 
     restore = client.restore_snapshot(snapshot_id=created.snapshot.id)
     assert restore.server_status == "restoring"
@@ -275,7 +279,9 @@ def test_every_request_carries_the_configured_timeout(monkeypatch) -> None:
         raise requests.ConnectionError("no network in this test")
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", fake_send)
-    client = ProviderClient(base_url="http://provider.invalid/api/v1/", token="t", timeout=(3.05, 20))
+    client = ProviderClient(
+        base_url="http://provider.invalid/api/v1/", token="t", timeout=(3.05, 20)
+    )
 
     for call in (
         lambda: client.list_snapshots(),
@@ -287,7 +293,8 @@ def test_every_request_carries_the_configured_timeout(monkeypatch) -> None:
         with pytest.raises(ProviderUnavailable):
             call()
 
-    assert seen and all(timeout == (3.05, 20) for timeout in seen)
+    assert seen
+    assert all(timeout == (3.05, 20) for timeout in seen)
 
 
 # --- Payload edge cases (a provider that differs in detail from the spec) -------------------
@@ -310,7 +317,11 @@ def fake_client(monkeypatch, pages: dict[str, FakeResponse]) -> ProviderClient:
     client = ProviderClient(base_url="https://provider.example/api/v1/", token="t", timeout=(1, 1))
 
     def send(method: str, url: str, **kwargs: Any) -> FakeResponse:
-        key = url + ("?" + "&".join(f"{k}={v}" for k, v in kwargs["params"].items()) if kwargs.get("params") else "")
+        key = url + (
+            "?" + "&".join(f"{k}={v}" for k, v in kwargs["params"].items())
+            if kwargs.get("params")
+            else ""
+        )
         return pages[key]
 
     monkeypatch.setattr(client, "_send", send)
@@ -326,8 +337,14 @@ def test_unknown_fields_are_ignored_and_missing_optional_ones_tolerated(monkeypa
                 {
                     "count": 1,
                     "results": [
-                        {"id": "7", "server": {"id": 1, "name": "a", "zone": "x"}, "name": "n",
-                         "status": "archiving", "created_at": "not a date", "labels": ["x"]},
+                        {
+                            "id": "7",
+                            "server": {"id": 1, "name": "a", "zone": "x"},
+                            "name": "n",
+                            "status": "archiving",
+                            "created_at": "not a date",
+                            "labels": ["x"],
+                        },
                     ],
                     "extra": True,
                 },
@@ -338,8 +355,13 @@ def test_unknown_fields_are_ignored_and_missing_optional_ones_tolerated(monkeypa
     [snapshot] = client.list_snapshots()
 
     assert snapshot == provider.Snapshot(
-        id=7, server=provider.ServerRef(id=1, name="a"), name="n", status="archiving",
-        size_mb=None, created_at=None, description="",
+        id=7,
+        server=provider.ServerRef(id=1, name="a"),
+        name="n",
+        status="archiving",
+        size_mb=None,
+        created_at=None,
+        description="",
     )
 
 
@@ -377,7 +399,8 @@ def test_next_link_that_loops_is_not_followed_forever(monkeypatch) -> None:
 )
 def test_error_words_from_various_shapes(monkeypatch, body: Any, expected: str) -> None:
     client = fake_client(
-        monkeypatch, {"https://provider.example/api/v1/snapshots/1/restore/": FakeResponse(400, body)}
+        monkeypatch,
+        {"https://provider.example/api/v1/snapshots/1/restore/": FakeResponse(400, body)},
     )
 
     with pytest.raises(ProviderRejected) as rejected:

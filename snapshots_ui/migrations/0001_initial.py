@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,67 +15,142 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Operation',
+            name="Operation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('create', 'Create snapshot'), ('restore', 'Restore server'), ('delete', 'Delete snapshot')], max_length=16)),
-                ('state', models.CharField(choices=[('in_progress', 'In progress'), ('stuck', 'Stuck'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='in_progress', max_length=16)),
-                ('server_id', models.BigIntegerField()),
-                ('server_name', models.CharField(blank=True, max_length=255)),
-                ('snapshot_id', models.BigIntegerField(blank=True, null=True)),
-                ('snapshot_name', models.CharField(blank=True, max_length=255)),
-                ('snapshot_created_at', models.DateTimeField(blank=True, null=True)),
-                ('description', models.CharField(blank=True, max_length=255)),
-                ('requested_by_name', models.CharField(blank=True, max_length=150)),
-                ('requested_from_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('provider_message', models.TextField(blank=True)),
-                ('error', models.TextField(blank=True)),
-                ('needs_reconcile', models.BooleanField(default=False)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('last_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('check_failures', models.PositiveIntegerField(default=0)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("create", "Create snapshot"),
+                            ("restore", "Restore server"),
+                            ("delete", "Delete snapshot"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("in_progress", "In progress"),
+                            ("stuck", "Stuck"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="in_progress",
+                        max_length=16,
+                    ),
+                ),
+                ("server_id", models.BigIntegerField()),
+                ("server_name", models.CharField(blank=True, max_length=255)),
+                ("snapshot_id", models.BigIntegerField(blank=True, null=True)),
+                ("snapshot_name", models.CharField(blank=True, max_length=255)),
+                ("snapshot_created_at", models.DateTimeField(blank=True, null=True)),
+                ("description", models.CharField(blank=True, max_length=255)),
+                ("requested_by_name", models.CharField(blank=True, max_length=150)),
+                ("requested_from_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("provider_message", models.TextField(blank=True)),
+                ("error", models.TextField(blank=True)),
+                ("needs_reconcile", models.BooleanField(default=False)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("last_checked_at", models.DateTimeField(blank=True, null=True)),
+                ("check_failures", models.PositiveIntegerField(default=0)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
-                'permissions': [('create_snapshot', 'Can create snapshots'), ('restore_snapshot', 'Can restore a server from a snapshot'), ('delete_snapshot', 'Can delete snapshots'), ('view_dashboard', 'Can view servers, snapshots and activity')],
+                "ordering": ["-started_at", "-id"],
+                "permissions": [
+                    ("create_snapshot", "Can create snapshots"),
+                    ("restore_snapshot", "Can restore a server from a snapshot"),
+                    ("delete_snapshot", "Can delete snapshots"),
+                    ("view_dashboard", "Can view servers, snapshots and activity"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_name', models.CharField(blank=True, max_length=150)),
-                ('actor_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('action', models.CharField(max_length=64)),
-                ('server_id', models.BigIntegerField(blank=True, null=True)),
-                ('server_name', models.CharField(blank=True, max_length=255)),
-                ('snapshot_id', models.BigIntegerField(blank=True, null=True)),
-                ('snapshot_name', models.CharField(blank=True, max_length=255)),
-                ('detail', models.TextField(blank=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('operation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_events', to='snapshots_ui.operation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("actor_name", models.CharField(blank=True, max_length=150)),
+                ("actor_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("action", models.CharField(max_length=64)),
+                ("server_id", models.BigIntegerField(blank=True, null=True)),
+                ("server_name", models.CharField(blank=True, max_length=255)),
+                ("snapshot_id", models.BigIntegerField(blank=True, null=True)),
+                ("snapshot_name", models.CharField(blank=True, max_length=255)),
+                ("detail", models.TextField(blank=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "operation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_events",
+                        to="snapshots_ui.operation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='operation',
-            index=models.Index(fields=['state', 'server_id'], name='operation_state_server'),
+            model_name="operation",
+            index=models.Index(fields=["state", "server_id"], name="operation_state_server"),
         ),
         migrations.AddIndex(
-            model_name='operation',
-            index=models.Index(fields=['server_id', '-started_at'], name='operation_server_started'),
+            model_name="operation",
+            index=models.Index(
+                fields=["server_id", "-started_at"], name="operation_server_started"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='operation',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'create'), ('state__in', ('in_progress', 'stuck'))), fields=('server_id', 'snapshot_name'), name='one_active_create_per_name'),
+            model_name="operation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "create"), ("state__in", ("in_progress", "stuck"))),
+                fields=("server_id", "snapshot_name"),
+                name="one_active_create_per_name",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='operation',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'restore'), ('state__in', ('in_progress', 'stuck'))), fields=('server_id',), name='one_active_restore_per_server'),
+            model_name="operation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "restore"), ("state__in", ("in_progress", "stuck"))),
+                fields=("server_id",),
+                name="one_active_restore_per_server",
+            ),
         ),
     ]
