@@ -112,7 +112,7 @@ def celery_worker_process(
     with django_db_blocker.unblock():
         database_url = _database_url_for_subprocess()
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "celery-worker.log"
+    log_path = ARTIFACTS / f"celery-worker-{os.getpid()}.log"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -128,7 +128,7 @@ def celery_worker_process(
         [
             sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat",
             "--loglevel", "INFO", "--concurrency", "2", "--purge",
-            "--schedule", str(ARTIFACTS / "celerybeat-schedule"),
+            "--schedule", str(ARTIFACTS / f"celerybeat-schedule-{os.getpid()}"),
         ],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

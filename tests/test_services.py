@@ -1,0 +1,326 @@
+"""The workflows, against the simulator over real HTTP (polls are run in-process here)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
+
+from provider_sim import controls
+from provider_sim.models import SimServer, SimSnapshot
+from snapshots_ui import provider, selectors, services, tasks
+from snapshots_ui.models import AuditEvent, Operation, OperationKind, OperationState
+
+WEB = 12345  # web-server-01, running, with completed snapshots
+
+
+@pytest.fixture
+def queued_polls(monkeypatch) -> list[int]:
+    """Server ids whose poll the services queued on commit (no worker in these tests)."""
+    queued: list[int] = []
+    monkeypatch.setattr(tasks, "dispatch_server_poll", queued.append)
+    return queued
+
+
+@pytest.fixture
+def actor(operator) -> services.Actor:  # type: ignore[no-untyped-def]
+    return services.Actor(user=operator, ip="203.0.113.7")
+
+
+def posts(endpoint: str = "POST /api/v1/snapshots/") -> int:
+    return controls.call_counts()["by_endpoint"].get(endpoint, 0)
+
+
+def completed_snapshot(server_id: int = WEB) -> provider.Snapshot:
+    return next(
+        s
+        for s in provider.get_client().list_snapshots(server_id=server_id)
+        if s.status == "completed"
+    )
+
+
+def age(operation: Operation, seconds: float) -> None:
+    """Pretend the operation started ``seconds`` ago."""
+    Operation.objects.filter(pk=operation.pk).update(
+        started_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+# --- Create ---------------------------------------------------------------------------------
+
+
+def test_create_records_operation_audit_and_queues_poll(
+    seeded_simulator, actor, queued_polls, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        operation = services.snapshot_create(
+            actor=actor, server_id=WEB, server_name="web-server-01", name="pre-upgrade",
+            description="before the PHP upgrade",
+        )  # fmt: skip
+
+    operation.refresh_from_db()
+    assert operation.kind == OperationKind.CREATE
+    assert operation.state == OperationState.IN_PROGRESS
+    assert operation.snapshot_id == SimSnapshot.objects.get(name="pre-upgrade").pk
+    assert operation.requested_from_ip == "203.0.113.7"
+    assert "3-10 minutes" in operation.provider_message
+    assert not operation.needs_reconcile
+    assert list(operation.audit_events.values_list("action", flat=True).order_by("id")) == [
+        "snapshot.create.requested",
+        "snapshot.create.started",
+    ]
+    assert queued_polls == [WEB]
+    assert posts() == 1
+
+
+def test_same_create_twice_is_refused_without_a_second_provider_call(
+    seeded_simulator, actor, queued_polls
+) -> None:
+    services.snapshot_create(actor=actor, server_id=WEB, server_name="web-server-01", name="twice")
+
+    with pytest.raises(services.ActionRefused, match="already being created"):
+        services.snapshot_create(
+            actor=actor, server_id=WEB, server_name="web-server-01", name="twice"
+        )
+
+    assert posts() == 1
+    assert Operation.objects.count() == 1
+
+
+@pytest.mark.parametrize("name", ["", "has space", "x" * 65, "../etc", "<b>", "naïve", "ѕnap"])
+def test_invalid_names_never_reach_the_provider(seeded_simulator, actor, name: str) -> None:
+    with pytest.raises(services.ActionRefused):
+        services.snapshot_create(actor=actor, server_id=WEB, server_name="web-server-01", name=name)
+
+    assert posts() == 0
+    assert not Operation.objects.exists()
+
+
+def test_provider_refusal_fails_the_operation_with_its_words(
+    seeded_simulator, actor, queued_polls
+) -> None:
+    full = SimServer.objects.get(name="db-replica")
+
+    with pytest.raises(services.ActionRefused) as refused:
+        services.snapshot_create(actor=actor, server_id=full.pk, server_name=full.name, name="six")
+
+    operation = refused.value.operation
+    assert operation is not None
+    assert operation.state == OperationState.FAILED
+    assert "5" in operation.error
+    assert "refused" in refused.value.message
+    assert AuditEvent.objects.filter(action="snapshot.create.refused").count() == 1
+
+
+def test_create_whose_answer_was_lost_is_reconciled_by_name(
+    seeded_simulator, actor, queued_polls, settings
+) -> None:
+    settings.VPS_API_TIMEOUT = (2, 0.5)
+    controls.add_fault(method="POST", timeout_seconds=2, times=1)  # done, but answered late
+
+    operation = services.snapshot_create(
+        actor=actor, server_id=WEB, server_name="web-server-01", name="late-answer"
+    )
+
+    assert operation.needs_reconcile
+    assert operation.snapshot_id is None
+    assert operation.state == OperationState.IN_PROGRESS
+    settings.VPS_API_TIMEOUT = (2, 5)
+    services.operations_poll_server(server_id=WEB)
+    operation.refresh_from_db()
+    assert operation.snapshot_id == SimSnapshot.objects.get(name="late-answer").pk
+    assert not operation.needs_reconcile
+    assert posts() == 1  # never sent again
+
+
+def test_create_that_never_reached_the_provider_fails_after_the_grace_period(
+    seeded_simulator, actor, queued_polls
+) -> None:
+    controls.add_fault(method="POST", status=503, times=1)
+    operation = services.snapshot_create(
+        actor=actor, server_id=WEB, server_name="web-server-01", name="lost"
+    )
+    services.operations_poll_server(server_id=WEB)
+    operation.refresh_from_db()
+    assert operation.state == OperationState.IN_PROGRESS  # still within the grace period
+
+    age(operation, services.RECONCILE_GRACE.total_seconds() + 1)
+    services.operations_poll_server(server_id=WEB)
+
+    operation.refresh_from_db()
+    assert operation.state == OperationState.FAILED
+    assert "did not reach it" in operation.error
+
+
+def test_create_is_refused_while_the_server_is_being_restored(
+    seeded_simulator, actor, queued_polls
+) -> None:
+    services.snapshot_restore(
+        actor=actor, snapshot=completed_snapshot(), server_name="web-server-01"
+    )
+
+    with pytest.raises(services.ActionRefused, match="being restored"):
+        services.snapshot_create(
+            actor=actor, server_id=WEB, server_name="web-server-01", name="during-restore"
+        )
+    assert posts() == 0
+
+
+# --- Following an operation -----------------------------------------------------------------
+
+
+def test_poll_completes_a_create(seeded_simulator, actor, queued_polls, settings) -> None:
+    settings.VPS_SIM_CREATE_SECONDS = 0
+    operation = services.snapshot_create(
+        actor=actor, server_id=WEB, server_name="web-server-01", name="quick"
+    )
+
+    changed = services.operations_poll_server(server_id=WEB)
+
+    operation.refresh_from_db()
+    assert changed == [operation]
+    assert operation.state == OperationState.SUCCEEDED
+    assert operation.finished_at is not None
+    assert AuditEvent.objects.filter(operation=operation, action="operation.succeeded").exists()
+
+
+def test_poll_batches_one_provider_call_per_server(
+    seeded_simulator, actor, queued_polls
+) -> None:
+    for name in ("one", "two", "three"):
+        services.snapshot_create(actor=actor, server_id=WEB, server_name="web-server-01", name=name)
+    controls.reset_call_counts()
+
+    services.operations_poll_server(server_id=WEB)
+
+    assert controls.call_counts()["calls"] == 1
+
+
+def test_restore_is_followed_until_the_server_leaves_restoring(
+    seeded_simulator, actor, queued_polls, settings
+) -> None:
+    operation = services.snapshot_restore(
+        actor=actor, snapshot=completed_snapshot(), server_name="web-server-01"
+    )
+    assert SimServer.objects.get(pk=WEB).status == "restoring"
+
+    services.operations_poll_server(server_id=WEB)
+    operation.refresh_from_db()
+    assert operation.state == OperationState.IN_PROGRESS
+
+    SimServer.objects.filter(pk=WEB).update(restore_due_at=timezone.now())
+    services.operations_poll_server(server_id=WEB)
+    operation.refresh_from_db()
+    assert operation.state == OperationState.SUCCEEDED
+    assert "running" in operation.provider_message
+
+
+def test_second_restore_of_a_server_is_refused(seeded_simulator, actor, queued_polls) -> None:
+    snapshot = completed_snapshot()
+    services.snapshot_restore(actor=actor, snapshot=snapshot, server_name="web-server-01")
+
+    with pytest.raises(services.ActionRefused, match="still running"):
+        services.snapshot_restore(actor=actor, snapshot=snapshot, server_name="web-server-01")
+    assert posts(f"POST /api/v1/snapshots/{snapshot.id}/restore/") <= 1
+
+
+def test_operation_past_the_providers_maximum_is_marked_stuck(
+    seeded_simulator, actor, queued_polls
+) -> None:
+    operation = services.snapshot_create(
+        actor=actor, server_id=WEB, server_name="web-server-01", name="slow"
+    )
+    SimSnapshot.objects.filter(pk=operation.snapshot_id).update(
+        complete_at=timezone.now() + timedelta(hours=1)
+    )
+    age(operation, operation.stuck_after.total_seconds() + 1)
+
+    services.operations_poll_server(server_id=WEB)
+
+    operation.refresh_from_db()
+    assert operation.state == OperationState.STUCK
+    assert operation.is_active
+
+
+def test_poll_raises_unavailable_for_the_task_to_retry(
+    seeded_simulator, actor, queued_polls
+) -> None:
+    services.snapshot_create(actor=actor, server_id=WEB, server_name="web-server-01", name="x1")
+    controls.add_fault(status=503)
+
+    with pytest.raises(provider.ProviderUnavailable):
+        services.operations_poll_server(server_id=WEB)
+
+
+# --- Delete ---------------------------------------------------------------------------------
+
+
+def test_delete_removes_the_snapshot_and_records_it(seeded_simulator, actor) -> None:
+    snapshot = completed_snapshot()
+
+    operation = services.snapshot_delete(actor=actor, snapshot=snapshot, server_name="web-server-01")
+
+    assert operation.state == OperationState.SUCCEEDED
+    assert not SimSnapshot.objects.filter(pk=snapshot.id).exists()
+    assert AuditEvent.objects.filter(operation=operation, action="snapshot.delete.done").exists()
+
+
+def test_deleting_an_already_deleted_snapshot_says_so(seeded_simulator, actor) -> None:
+    snapshot = completed_snapshot()
+    services.snapshot_delete(actor=actor, snapshot=snapshot, server_name="web-server-01")
+
+    again = services.snapshot_delete(actor=actor, snapshot=snapshot, server_name="web-server-01")
+
+    assert again.state == OperationState.SUCCEEDED
+    assert again.provider_message == "The snapshot was already deleted."
+
+
+# --- The fleet cache ------------------------------------------------------------------------
+
+
+def test_many_page_views_cost_one_provider_refresh_per_cache_period(seeded_simulator) -> None:
+    controls.reset_call_counts()
+
+    for _ in range(20):
+        fleet = selectors.fleet_get()
+
+    assert fleet.data is not None
+    assert controls.call_counts()["calls"] == 2  # the snapshot list and the server list
+
+
+def test_provider_outage_serves_the_last_known_data_with_the_reason(seeded_simulator) -> None:
+    first = selectors.fleet_get()
+    controls.add_fault(status=503)
+    selectors.fleet_invalidate()
+
+    stale = selectors.fleet_get()
+
+    assert stale.data == first.data
+    assert stale.is_stale
+    assert stale.problem
+
+
+# --- The name rule --------------------------------------------------------------------------
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+VALID_NAME = st.text(alphabet=st.sampled_from(ALPHABET), min_size=1, max_size=64)
+
+
+@given(VALID_NAME)
+def test_every_name_of_the_providers_alphabet_is_accepted(name: str) -> None:
+    assert services.snapshot_name_error(name) is None
+
+
+@given(VALID_NAME, st.characters().filter(lambda c: c not in ALPHABET), st.data())
+def test_any_other_character_is_refused(name: str, intruder: str, data: st.DataObject) -> None:
+    position = data.draw(st.integers(min_value=0, max_value=len(name)))
+
+    assert services.snapshot_name_error(name[:position] + intruder + name[position:]) is not None
+
+
+@given(st.text(alphabet=st.sampled_from(ALPHABET), min_size=65, max_size=300))
+def test_names_longer_than_64_are_refused(name: str) -> None:
+    assert "at most 64" in (services.snapshot_name_error(name) or "")

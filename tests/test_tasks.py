@@ -1,0 +1,126 @@
+"""Tasks with a real Celery worker (and its beat) and real Redis, against the simulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from django.utils import timezone
+
+from provider_sim import controls
+from provider_sim.models import SimServer, SimSnapshot
+from snapshots_ui import provider, services, tasks
+from snapshots_ui.models import Operation, OperationKind, OperationState
+from tests.factories import OperationFactory
+
+pytestmark = pytest.mark.stack
+
+WEB = 12345
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def state_of(operation: Operation) -> str:
+    return Operation.objects.values_list("state", flat=True).get(pk=operation.pk)
+
+
+@pytest.fixture
+def actor(operator) -> services.Actor:  # type: ignore[no-untyped-def]
+    return services.Actor(user=operator, ip="198.51.100.4")
+
+
+def test_create_reaches_completed(seeded_simulator, celery_worker_process, actor) -> None:
+    operation = services.snapshot_create(
+        actor=actor, server_id=WEB, server_name="web-server-01", name="worker-create"
+    )
+
+    assert wait_until(lambda: state_of(operation) == OperationState.SUCCEEDED)
+    assert SimSnapshot.objects.get(pk=operation.snapshot_id).status == "completed"
+
+
+def test_restore_reaches_its_end(seeded_simulator, celery_worker_process, actor) -> None:
+    snapshot = next(
+        s for s in provider.get_client().list_snapshots(server_id=WEB) if s.status == "completed"
+    )
+
+    operation = services.snapshot_restore(
+        actor=actor, snapshot=snapshot, server_name="web-server-01"
+    )
+
+    assert wait_until(lambda: state_of(operation) == OperationState.SUCCEEDED)
+    assert SimServer.objects.get(pk=WEB).status == "running"
+
+
+def test_beat_picks_up_an_operation_whose_poll_was_lost(
+    seeded_simulator, celery_worker_process
+) -> None:
+    """An operation nobody queued a poll for (a worker or Redis lost it) still finishes."""
+    created = provider.get_client().create_snapshot(server_id=WEB, name="orphan")
+    operation = OperationFactory(
+        kind=OperationKind.CREATE, server_id=WEB, snapshot_id=created.snapshot.id,
+        snapshot_name="orphan",
+    )  # fmt: skip
+
+    assert wait_until(lambda: state_of(operation) == OperationState.SUCCEEDED)
+
+
+def test_rate_limited_polls_retry_and_still_finish(
+    seeded_simulator, celery_worker_process, actor
+) -> None:
+    controls.add_fault(method="GET", status=429, retry_after=1, times=4)
+
+    operation = services.snapshot_create(
+        actor=actor, server_id=WEB, server_name="web-server-01", name="after-429"
+    )
+
+    assert wait_until(lambda: state_of(operation) == OperationState.SUCCEEDED, timeout=45)
+    assert all(fault["times"] in (0, None) for fault in controls.list_faults())
+
+
+def test_rejected_token_pauses_polling_instead_of_retrying(
+    seeded_simulator, celery_worker_process, actor
+) -> None:
+    operation = services.snapshot_create(
+        actor=actor, server_id=WEB, server_name="web-server-01", name="token-revoked"
+    )
+    controls.set_token("rotated-elsewhere")
+
+    assert wait_until(lambda: "token" in Operation.objects.get(pk=operation.pk).error)
+    controls.reset_call_counts()
+    time.sleep(4)
+
+    assert controls.call_counts()["calls"] <= 1
+    assert state_of(operation) == OperationState.IN_PROGRESS
+
+
+def test_dispatch_keeps_one_poll_per_server_in_flight(db, monkeypatch) -> None:
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.poll_server, "delay", queued.append)
+    for name in ("a", "b", "c"):
+        OperationFactory(server_id=WEB, snapshot_name=name)
+    OperationFactory(server_id=777, snapshot_name="d")
+    OperationFactory(server_id=888, snapshot_name="e", state=OperationState.SUCCEEDED)
+
+    first = tasks.dispatch_polls()
+    second = tasks.dispatch_polls()
+
+    assert first == 2
+    assert second == 0
+    assert sorted(queued) == [777, WEB]
+
+
+def test_stuck_operations_are_polled_less_often(db, monkeypatch) -> None:
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.poll_server, "delay", queued.append)
+    OperationFactory(server_id=WEB, state=OperationState.STUCK, last_checked_at=timezone.now())
+
+    assert tasks.dispatch_polls() == 0
+    assert queued == []
