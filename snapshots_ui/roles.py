@@ -10,9 +10,19 @@ RESTORE = "snapshots_ui.restore_snapshot"
 DELETE = "snapshots_ui.delete_snapshot"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    VIEWER: ["view_dashboard"],
-    OPERATOR: ["view_dashboard", "create_snapshot", "restore_snapshot"],
-    ADMIN: ["view_dashboard", "create_snapshot", "restore_snapshot", "delete_snapshot"],
+    VIEWER: [VIEW],
+    OPERATOR: [VIEW, CREATE, RESTORE],
+    ADMIN: [
+        VIEW,
+        CREATE,
+        RESTORE,
+        DELETE,
+        # Managing the team's users in Django admin (Admins also need "staff status").
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+    ],
 }
 
 
@@ -22,8 +32,8 @@ def ensure_roles() -> None:
 
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.add(
-            *Permission.objects.filter(
-                content_type__app_label="snapshots_ui", codename__in=codenames
+        for dotted in codenames:
+            app_label, codename = dotted.split(".")
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
-        )

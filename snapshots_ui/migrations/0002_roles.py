@@ -4,9 +4,23 @@ from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 ROLE_PERMISSIONS = {
-    "Viewer": ["view_dashboard"],
-    "Operator": ["view_dashboard", "create_snapshot", "restore_snapshot"],
-    "Admin": ["view_dashboard", "create_snapshot", "restore_snapshot", "delete_snapshot"],
+    "Viewer": ["snapshots_ui.view_dashboard"],
+    "Operator": [
+        "snapshots_ui.view_dashboard",
+        "snapshots_ui.create_snapshot",
+        "snapshots_ui.restore_snapshot",
+    ],
+    "Admin": [
+        "snapshots_ui.view_dashboard",
+        "snapshots_ui.create_snapshot",
+        "snapshots_ui.restore_snapshot",
+        "snapshots_ui.delete_snapshot",
+        # Managing the team's users in Django admin (Admins also need "staff status").
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+    ],
 }
 
 
@@ -20,11 +34,11 @@ def create_roles(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.add(
-            *Permission.objects.filter(
-                content_type__app_label="snapshots_ui", codename__in=codenames
+        for dotted in codenames:
+            app_label, codename = dotted.split(".")
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )
-        )
 
 
 def remove_roles(apps, schema_editor):

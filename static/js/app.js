@@ -2,6 +2,11 @@
 (function () {
   "use strict";
 
+  // Translated sentences come from data-msg-* attributes that the page renders on <body>.
+  function text_(key, fallback) {
+    return document.body.dataset["msg" + key.charAt(0).toUpperCase() + key.slice(1)] || fallback;
+  }
+
   function toast(message, level) {
     var box = document.getElementById("toasts");
     if (!box) return;
@@ -13,7 +18,7 @@
     var close = document.createElement("button");
     close.type = "button";
     close.className = "toast-close";
-    close.setAttribute("aria-label", "Dismiss");
+    close.setAttribute("aria-label", text_("dismiss", "Dismiss"));
     close.textContent = "×";
     item.appendChild(text);
     item.appendChild(close);
@@ -57,12 +62,12 @@
   }
   document.body.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
-    connectionProblem("The dashboard answered with an error (HTTP " + status + "). Live updates will keep trying; reload the page if this persists.");
+    connectionProblem(text_("error", "The dashboard answered with an error.") + " (HTTP " + status + ")");
   });
   document.body.addEventListener("htmx:sendError", function () {
-    connectionProblem("The dashboard cannot be reached. Live updates will keep trying.");
+    connectionProblem(text_("offline", "The dashboard cannot be reached."));
   });
   document.body.addEventListener("htmx:timeout", function () {
-    connectionProblem("The dashboard is slow to answer. Live updates will keep trying.");
+    connectionProblem(text_("slow", "The dashboard is slow to answer."));
   });
 })();
