@@ -27,6 +27,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("health/", snapshot_views.health, name="health"),
+    path("health/provider/", snapshot_views.health_provider, name="health_provider"),
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("admin/", admin.site.urls),
     path("", include("snapshots_ui.urls")),

@@ -32,6 +32,9 @@ POLL_LOCK_SECONDS = POLL_TIME_LIMIT + 5
 MAX_RETRY_COUNTDOWN = 300
 TOKEN_REJECTED_PAUSE_SECONDS = 60
 STUCK_POLL_SECONDS = 30
+# The dispatch task leaves its time here; /health/ reports the worker stale past the maximum.
+WORKER_HEARTBEAT_KEY = "worker:heartbeat"
+WORKER_HEARTBEAT_MAX_AGE = 60
 
 
 def _poll_lock(server_id: int) -> str:
@@ -54,6 +57,7 @@ def dispatch_server_poll(server_id: int) -> bool:
 )
 def dispatch_polls() -> int:
     """Queue a poll for each server with work in progress; returns how many were queued."""
+    cache.set(WORKER_HEARTBEAT_KEY, timezone.now(), timeout=WORKER_HEARTBEAT_MAX_AGE * 10)
     queued = 0
     stuck_cutoff = timezone.now() - timedelta(seconds=STUCK_POLL_SECONDS)
     rows = (

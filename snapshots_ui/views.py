@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import csv
+import time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from snapshots_ui import roles, selectors, services
+from snapshots_ui import provider, roles, selectors, services
 from snapshots_ui.forms import (
     ActivityFilterForm,
     RestoreConfirmForm,
@@ -26,6 +29,7 @@ from snapshots_ui.forms import (
 )
 from snapshots_ui.models import Operation, OperationKind
 from snapshots_ui.statuses import Progress, snapshot_progress
+from snapshots_ui.tasks import WORKER_HEARTBEAT_KEY, WORKER_HEARTBEAT_MAX_AGE
 
 
 def _actor(request: HttpRequest) -> services.Actor:
@@ -396,7 +400,12 @@ def activity_csv(request: HttpRequest) -> StreamingHttpResponse:
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Database and cache reachability, for load balancers and compose health checks."""
+    """Database, cache and background-worker health, for load balancers and compose.
+
+    Answers 503 when the database or the cache fails. The worker is reported (from the
+    heartbeat its beat-driven dispatch task leaves in the cache) but does not fail the check:
+    the pages still work without it.
+    """
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -405,16 +414,36 @@ def health(request: HttpRequest) -> JsonResponse:
     except Exception:
         checks["database"] = "error"
     try:
-        from django.core.cache import cache
-
         cache.set("health:ping", "1", timeout=5)
         checks["cache"] = "ok" if cache.get("health:ping") == "1" else "error"
     except Exception:
         checks["cache"] = "error"
-    healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
-    )
+    heartbeat = None
+    if checks["cache"] == "ok":
+        heartbeat = cache.get(WORKER_HEARTBEAT_KEY)
+    age = (timezone.now() - heartbeat).total_seconds() if heartbeat else None
+    checks["worker"] = "ok" if age is not None and age < WORKER_HEARTBEAT_MAX_AGE else "stale"
+    healthy = checks["database"] == "ok" and checks["cache"] == "ok"
+    body = {
+        "status": "ok" if healthy else "error",
+        "checks": checks,
+        "worker_heartbeat_age_seconds": round(age, 1) if age is not None else None,
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+@never_cache
+@require_GET
+def health_provider(request: HttpRequest) -> JsonResponse:
+    """Whether the provider answers right now (one cheap list call)."""
+    started = time.monotonic()
+    try:
+        provider.get_client().list_servers()
+    except provider.ProviderError as exc:
+        kind = "unauthorised" if isinstance(exc, provider.ProviderUnauthorized) else "unavailable"
+        return JsonResponse({"status": kind, "message": exc.message}, status=503)
+    elapsed_ms = round((time.monotonic() - started) * 1000)
+    return JsonResponse({"status": "ok", "latency_ms": elapsed_ms})
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
