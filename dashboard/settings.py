@@ -6,6 +6,7 @@ local use; the README lists them all.
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "axes",
     "snapshots_ui",
     "provider_sim",
 ]
@@ -76,7 +78,28 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "snapshots_ui.middleware.HtmxLoginRedirectMiddleware",
+    # Last, as django-axes asks: it turns a lock-out into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Login throttling: https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# A user is locked out from one address after AXES_FAILURE_LIMIT failures in a row, for
+# AXES_COOLOFF_HOURS; an Admin unlocks earlier by deleting the attempt in Django admin
+# (Axes > Access attempts) or with `manage.py axes_reset_username <name>`.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(hours=float(os.environ.get("AXES_COOLOFF_HOURS", "1")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "snapshots_ui.client_ip.axes_client_ip"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# How many reverse proxies in front of the web server append to X-Forwarded-For.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 ROOT_URLCONF = "dashboard.urls"
 
@@ -139,14 +162,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Password reset mails: sent over SMTP when EMAIL_HOST is set, else printed to the console.
-# https://docs.djangoproject.com/en/6.1/topics/email/
-if os.environ.get("EMAIL_HOST"):
+# Password reset mails: sent over SMTP in production or when EMAIL_HOST is set, else printed
+# to the console. https://docs.djangoproject.com/en/6.1/topics/email/
+if PRODUCTION or os.environ.get("EMAIL_HOST"):
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {
-                "host": os.environ["EMAIL_HOST"],
+                "host": os.environ.get("EMAIL_HOST", "localhost"),
                 "port": int(os.environ.get("EMAIL_PORT", "587")),
                 "username": os.environ.get("EMAIL_HOST_USER", ""),
                 "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),

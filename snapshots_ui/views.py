@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from snapshots_ui import provider, roles, selectors, services
+from snapshots_ui.client_ip import client_ip
 from snapshots_ui.forms import (
     ActivityFilterForm,
     RestoreConfirmForm,
@@ -33,7 +34,7 @@ from snapshots_ui.tasks import WORKER_HEARTBEAT_KEY, WORKER_HEARTBEAT_MAX_AGE
 
 
 def _actor(request: HttpRequest) -> services.Actor:
-    return services.Actor(user=request.user, ip=request.META.get("REMOTE_ADDR") or None)
+    return services.Actor(user=request.user, ip=client_ip(request))
 
 
 def _can(request: HttpRequest) -> dict[str, bool]:
