@@ -468,6 +468,31 @@ def _follow_restore(
         )
 
 
+def operation_resolve(
+    *, actor: Actor, operation: Operation, outcome: OperationState, note: str
+) -> None:
+    """An Admin closes a stuck operation by hand, after checking at the provider."""
+    if not operation.is_active:
+        raise ActionRefused(_("This operation has already ended."))
+    if outcome not in (OperationState.SUCCEEDED, OperationState.FAILED):
+        raise ActionRefused(_("Choose whether the operation succeeded or failed."))
+    with transaction.atomic():
+        _finish(operation, outcome, error=note if outcome is OperationState.FAILED else "")
+        if outcome is OperationState.SUCCEEDED:
+            operation.provider_message = note
+        operation.save()
+        _audit(
+            actor=actor, action=f"operation.resolved.{outcome}", operation=operation, detail=note
+        )
+    fleet_invalidate()
+
+
+def operation_recheck(*, actor: Actor, operation: Operation) -> None:
+    """Ask the provider about a stuck operation now instead of at the next slow poll."""
+    _audit(actor=actor, action="operation.recheck", operation=operation)
+    operations_poll_server(server_id=operation.server_id)
+
+
 def operations_record_check_failure(*, server_id: int, error: str) -> None:
     """Note on each active operation of a server that the provider could not be asked."""
     Operation.objects.active().filter(server_id=server_id).update(

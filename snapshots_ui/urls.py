@@ -11,6 +11,11 @@ urlpatterns = [
     path("snapshots/<int:snapshot_id>/restore/", views.snapshot_restore, name="snapshot_restore"),
     path("snapshots/<int:snapshot_id>/delete/", views.snapshot_delete, name="snapshot_delete"),
     path("operations/<int:operation_id>/", views.operation_status, name="operation_status"),
+    path(
+        "operations/<int:operation_id>/resolve/",
+        views.operation_resolve,
+        name="operation_resolve",
+    ),
     path("activity/", views.activity, name="activity"),
     path("activity.csv", views.activity_csv, name="activity_csv"),
 ]

@@ -28,7 +28,7 @@ from snapshots_ui.forms import (
     SnapshotCreateForm,
     suggested_snapshot_name,
 )
-from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.models import Operation, OperationKind, OperationState
 from snapshots_ui.statuses import Progress, snapshot_progress
 from snapshots_ui.tasks import WORKER_HEARTBEAT_KEY, WORKER_HEARTBEAT_MAX_AGE
 
@@ -296,6 +296,37 @@ def operation_status(request: HttpRequest, operation_id: int) -> HttpResponse:
         {"message": text, "level": "error" if failed else "success", "id": operation.pk},
     )
     return stopped
+
+
+@require_POST
+@login_required
+@permission_required(roles.DELETE, raise_exception=True)
+def operation_resolve(request: HttpRequest, operation_id: int) -> HttpResponse:
+    """An Admin's way out for a stuck operation: check again now, or close it by hand."""
+    operation = get_object_or_404(Operation, pk=operation_id)
+    action = request.POST.get("action", "")
+    note = request.POST.get("note", "").strip()[:500]
+    try:
+        if action == "recheck":
+            services.operation_recheck(actor=_actor(request), operation=operation)
+            messages.info(request, _("The provider was asked again about this operation."))
+        elif action in ("succeeded", "failed"):
+            services.operation_resolve(
+                actor=_actor(request),
+                operation=operation,
+                outcome=OperationState(action),
+                note=note or _("Closed by hand by %(user)s.") % {"user": request.user},
+            )
+            messages.success(request, _("The operation was closed and the decision recorded."))
+        else:
+            messages.error(request, _("That action is not known; nothing was changed."))
+    except services.ActionRefused as refused:
+        messages.error(request, refused.message)
+    except provider.ProviderError as exc:
+        messages.error(
+            request, _("The provider could not be asked: %(words)s") % {"words": exc.message}
+        )
+    return redirect("snapshots_ui:server", server_id=operation.server_id)
 
 
 # --- Activity -------------------------------------------------------------------------------

@@ -187,9 +187,7 @@ def test_poll_completes_a_create(seeded_simulator, actor, queued_polls, settings
     assert AuditEvent.objects.filter(operation=operation, action="operation.succeeded").exists()
 
 
-def test_poll_batches_one_provider_call_per_server(
-    seeded_simulator, actor, queued_polls
-) -> None:
+def test_poll_batches_one_provider_call_per_server(seeded_simulator, actor, queued_polls) -> None:
     for name in ("one", "two", "three"):
         services.snapshot_create(actor=actor, server_id=WEB, server_name="web-server-01", name=name)
     controls.reset_call_counts()
@@ -261,7 +259,9 @@ def test_poll_raises_unavailable_for_the_task_to_retry(
 def test_delete_removes_the_snapshot_and_records_it(seeded_simulator, actor) -> None:
     snapshot = completed_snapshot()
 
-    operation = services.snapshot_delete(actor=actor, snapshot=snapshot, server_name="web-server-01")
+    operation = services.snapshot_delete(
+        actor=actor, snapshot=snapshot, server_name="web-server-01"
+    )
 
     assert operation.state == OperationState.SUCCEEDED
     assert not SimSnapshot.objects.filter(pk=snapshot.id).exists()
@@ -324,3 +324,48 @@ def test_any_other_character_is_refused(name: str, intruder: str, data: st.DataO
 @given(st.text(alphabet=st.sampled_from(ALPHABET), min_size=65, max_size=300))
 def test_names_longer_than_64_are_refused(name: str) -> None:
     assert "at most 64" in (services.snapshot_name_error(name) or "")
+
+
+# --- Closing a stuck operation by hand ------------------------------------------------------
+
+
+def test_admin_closes_a_stuck_operation_and_the_decision_is_audited(
+    seeded_simulator, admin_user, queued_polls
+) -> None:
+    admin = services.Actor(user=admin_user, ip="192.0.2.1")
+    operation = services.snapshot_create(
+        actor=admin, server_id=WEB, server_name="web-server-01", name="hung"
+    )
+    Operation.objects.filter(pk=operation.pk).update(state=OperationState.STUCK)
+    operation.refresh_from_db()
+
+    services.operation_resolve(
+        actor=admin, operation=operation, outcome=OperationState.FAILED,
+        note="Provider support says the job was lost.",
+    )  # fmt: skip
+
+    operation.refresh_from_db()
+    assert operation.state == OperationState.FAILED
+    assert operation.error == "Provider support says the job was lost."
+    event = AuditEvent.objects.get(action="operation.resolved.failed")
+    assert (event.actor, event.actor_ip) == (admin_user, "192.0.2.1")
+    with pytest.raises(services.ActionRefused, match="already ended"):
+        services.operation_resolve(
+            actor=admin, operation=operation, outcome=OperationState.SUCCEEDED, note=""
+        )
+
+
+def test_recheck_asks_the_provider_now(
+    seeded_simulator, admin_user, queued_polls, settings
+) -> None:
+    admin = services.Actor(user=admin_user, ip=None)
+    settings.VPS_SIM_CREATE_SECONDS = 0
+    operation = services.snapshot_create(
+        actor=admin, server_id=WEB, server_name="web-server-01", name="recheck-me"
+    )
+
+    services.operation_recheck(actor=admin, operation=operation)
+
+    operation.refresh_from_db()
+    assert operation.state == OperationState.SUCCEEDED
+    assert AuditEvent.objects.filter(action="operation.recheck", operation=operation).exists()
