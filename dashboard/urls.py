@@ -10,6 +10,8 @@ handler403 = "snapshots_ui.views.permission_denied"
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/verify/", snapshot_views.two_factor_verify, name="two_factor_verify"),
+    path("account/two-factor/", snapshot_views.two_factor_setup, name="two_factor_setup"),
     path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password-reset/done/",

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from snapshots_ui.models import AuditEvent, Operation
+from snapshots_ui.models import AuditEvent, Operation, SecurityPolicy
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,3 +43,14 @@ class AuditEventAdmin(ReadOnlyAdmin):
     )
     list_filter = ("action",)
     search_fields = ("actor_name", "server_name", "snapshot_name", "detail")
+
+
+@admin.register(SecurityPolicy)
+class SecurityPolicyAdmin(admin.ModelAdmin):
+    """One row; it can be changed, not added twice or deleted."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not SecurityPolicy.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -161,3 +161,28 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+
+
+class SecurityPolicy(models.Model):
+    """Team-wide security choices an Admin makes in Django admin. There is one row."""
+
+    require_two_factor = models.BooleanField(
+        default=False,
+        verbose_name=_("Require two-factor login for Operators and Admins"),
+        help_text=_(
+            "When set, Operators and Admins must set up an authenticator app before they can "
+            "use the dashboard. Viewers may still choose to."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("security policy")
+        verbose_name_plural = _("security policy")
+
+    def __str__(self) -> str:
+        return str(_("Security policy"))
+
+    @classmethod
+    def current(cls) -> SecurityPolicy:
+        policy, _created = cls.objects.get_or_create(pk=1)
+        return policy

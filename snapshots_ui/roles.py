@@ -22,6 +22,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.add_user",
         "auth.change_user",
         "auth.view_group",
+        "snapshots_ui.view_securitypolicy",
+        "snapshots_ui.change_securitypolicy",
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
     ],
 }
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import time
+from base64 import b32encode
 
+import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.cache import cache
@@ -15,10 +17,14 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+from django_otp import login as otp_login
+from django_otp import match_token
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from snapshots_ui import provider, roles, selectors, services
 from snapshots_ui.client_ip import client_ip
@@ -26,8 +32,10 @@ from snapshots_ui.forms import (
     ActivityFilterForm,
     RestoreConfirmForm,
     SnapshotCreateForm,
+    TwoFactorCodeForm,
     suggested_snapshot_name,
 )
+from snapshots_ui.middleware import two_factor_required
 from snapshots_ui.models import Operation, OperationKind, OperationState
 from snapshots_ui.statuses import Progress, snapshot_progress
 from snapshots_ui.tasks import WORKER_HEARTBEAT_KEY, WORKER_HEARTBEAT_MAX_AGE
@@ -476,6 +484,85 @@ def health_provider(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": kind, "message": exc.message}, status=503)
     elapsed_ms = round((time.monotonic() - started) * 1000)
     return JsonResponse({"status": "ok", "latency_ms": elapsed_ms})
+
+
+# --- Two-factor login -----------------------------------------------------------------------
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("snapshots_ui:fleet")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of logging in, for users with an authenticator app."""
+    if request.user.is_verified():
+        return redirect(_safe_next(request))
+    form = TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = match_token(request.user, form.cleaned_data["code"])
+        if device is not None:
+            otp_login(request, device)
+            return redirect(_safe_next(request))
+        form.add_error("code", _("That code is not valid. Codes change every 30 seconds."))
+    return render(
+        request,
+        "snapshots_ui/two_factor_verify.html",
+        {"form": form, "next": _safe_next(request)},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Set up an authenticator app: scan the code, confirm with the first six digits."""
+    user = request.user
+    confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if confirmed is not None:
+        if request.method == "POST" and request.POST.get("action") == "disable":
+            if two_factor_required(user):
+                messages.error(request, _("The team's policy requires two-factor login for you."))
+            else:
+                TOTPDevice.objects.filter(user=user).delete()
+                messages.success(request, _("Two-factor login is off for your account."))
+            return redirect("two_factor_setup")
+        return render(
+            request,
+            "snapshots_ui/two_factor_setup.html",
+            {"enabled": True, "required": two_factor_required(user)},
+        )
+    device, _created = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=False, defaults={"name": "Authenticator app"}
+    )
+    form = TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["code"]):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            messages.success(request, _("Two-factor login is on. Keep your phone safe."))
+            return redirect(_safe_next(request))
+        form.add_error("code", _("That code is not valid. Check the time on your phone."))
+    return render(
+        request,
+        "snapshots_ui/two_factor_setup.html",
+        {
+            "enabled": False,
+            "required": two_factor_required(user),
+            "form": form,
+            "qr_data_uri": segno.make(device.config_url, error="m").svg_data_uri(scale=5),
+            "secret": b32encode(device.bin_key).decode(),
+            "next": _safe_next(request),
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

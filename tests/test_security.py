@@ -13,10 +13,12 @@ import pytest
 from axes.utils import reset as axes_reset
 from django.test import Client
 from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
-from snapshots_ui.models import Operation, OperationKind, OperationState
+from snapshots_ui.models import Operation, OperationKind, OperationState, SecurityPolicy
 from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,3 +217,74 @@ def test_csv_export_neutralises_spreadsheet_formulas(client, viewer, db) -> None
     assert "'+SUM(A1)" in body
     assert "'@evil" in body
     assert "'-2+3" in body
+
+
+# --- Two-factor login -----------------------------------------------------------------------
+
+
+def current_code(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, digits=device.digits):0{device.digits}d}"
+
+
+def log_in_through_the_page(client: Client, username: str):  # type: ignore[no-untyped-def]
+    return client.post("/login/", {"username": username, "password": PASSWORD}, follow=True)
+
+
+def test_a_user_with_an_authenticator_must_enter_a_code(operator, settings) -> None:
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # a person retrying waits longer than this test
+    device = TOTPDevice.objects.create(user=operator, name="phone", confirmed=True)
+    client = Client()
+
+    landed = log_in_through_the_page(client, "omar")
+    assert landed.redirect_chain[-1][0].startswith("/login/verify/")
+    assert client.get("/").status_code == 302  # nothing else until the code is given
+
+    wrong = client.post("/login/verify/", {"code": "000000", "next": "/"})
+    assert wrong.status_code == 400
+    assert "not valid" in wrong.content.decode()
+
+    right = client.post("/login/verify/", {"code": current_code(device), "next": "/"})
+    assert right.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_policy_sends_operators_to_set_up_an_authenticator_but_not_viewers(
+    operator, viewer
+) -> None:
+    SecurityPolicy.objects.update_or_create(pk=1, defaults={"require_two_factor": True})
+
+    operator_client, viewer_client = Client(), Client()
+    log_in_through_the_page(operator_client, "omar")
+    log_in_through_the_page(viewer_client, "vera")
+
+    blocked = operator_client.get("/")
+    assert blocked.status_code == 302
+    assert blocked["Location"].startswith("/account/two-factor/")
+    assert viewer_client.get("/").status_code == 200
+
+
+def test_setting_up_an_authenticator(operator) -> None:
+    client = Client()
+    log_in_through_the_page(client, "omar")
+
+    page = client.get("/account/two-factor/")
+    assert page.status_code == 200
+    assert 'src="data:image/svg+xml' in page.content.decode()
+    device = TOTPDevice.objects.get(user=operator, confirmed=False)
+
+    done = client.post("/account/two-factor/", {"code": current_code(device), "next": "/"})
+
+    assert done.status_code == 302
+    device.refresh_from_db()
+    assert device.confirmed
+    assert client.get("/").status_code == 200  # this session is verified already
+
+
+def test_an_htmx_poll_before_the_second_factor_gets_a_client_redirect(operator) -> None:
+    TOTPDevice.objects.create(user=operator, name="phone", confirmed=True)
+    client = Client()
+    log_in_through_the_page(client, "omar")
+
+    response = client.get("/activity/", HTTP_HX_REQUEST="true")
+
+    assert response["HX-Redirect"].startswith("/login/verify/")
