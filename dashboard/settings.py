@@ -261,6 +261,11 @@ VPS_CACHE_SECONDS = int(os.environ.get("VPS_CACHE_SECONDS", "15"))
 # The provider's stated windows, in seconds; an operation well past its maximum is "stuck".
 VPS_CREATE_EXPECTED_SECONDS = (3 * 60, 10 * 60)
 VPS_RESTORE_EXPECTED_SECONDS = (5 * 60, 15 * 60)
+# A status poll of a server holds a lock this long while queued or running; a poll lost with
+# a worker or with Redis is dispatched again once it expires.
+VPS_POLL_LOCK_SECONDS = int(os.environ.get("VPS_POLL_LOCK_SECONDS", "35"))
+# After the provider rejects the token, polling pauses this long before trying again.
+VPS_TOKEN_REJECTED_PAUSE_SECONDS = int(os.environ.get("VPS_TOKEN_REJECTED_PAUSE_SECONDS", "60"))
 VPS_STUCK_GRACE_FACTOR = float(os.environ.get("VPS_STUCK_GRACE_FACTOR", "1.5"))
 
 # --- The simulator (only used when it runs) -----------------------------------------------

@@ -14,6 +14,7 @@ import random
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,11 +27,9 @@ logger = logging.getLogger(__name__)
 
 POLL_SOFT_TIME_LIMIT = 25
 POLL_TIME_LIMIT = 30
-# Held while a poll of the server is queued or running; expires on its own if it is lost.
-POLL_LOCK_SECONDS = POLL_TIME_LIMIT + 5
+
 # Far below Redis' visibility timeout, or a waiting retry would be delivered twice.
 MAX_RETRY_COUNTDOWN = 300
-TOKEN_REJECTED_PAUSE_SECONDS = 60
 STUCK_POLL_SECONDS = 30
 # The dispatch task leaves its time here; /health/ reports the worker stale past the maximum.
 WORKER_HEARTBEAT_KEY = "worker:heartbeat"
@@ -43,7 +42,7 @@ def _poll_lock(server_id: int) -> str:
 
 def dispatch_server_poll(server_id: int) -> bool:
     """Queue a poll of one server unless one is already queued or running."""
-    if not cache.add(_poll_lock(server_id), True, timeout=POLL_LOCK_SECONDS):
+    if not cache.add(_poll_lock(server_id), True, timeout=settings.VPS_POLL_LOCK_SECONDS):
         return False
     poll_server.delay(server_id)
     return True
@@ -102,7 +101,9 @@ def poll_server(self, server_id: int) -> None:  # type: ignore[no-untyped-def]
             "provider unavailable while polling server %s (%s); retry in %.0f s",
             server_id, exc.message, countdown,
         )  # fmt: skip
-        cache.set(_poll_lock(server_id), True, timeout=int(countdown) + POLL_LOCK_SECONDS)
+        cache.set(
+            _poll_lock(server_id), True, timeout=int(countdown) + settings.VPS_POLL_LOCK_SECONDS
+        )
         raise self.retry(exc=exc, countdown=countdown) from exc
     except provider.ProviderUnauthorized as exc:
         message = _("The provider rejected the API token; status checks are paused.")
@@ -113,7 +114,7 @@ def poll_server(self, server_id: int) -> None:  # type: ignore[no-untyped-def]
             timeout=None,
         )
         # Keep the lock a while: polling again at once would only be rejected again.
-        cache.set(_poll_lock(server_id), True, timeout=TOKEN_REJECTED_PAUSE_SECONDS)
+        cache.set(_poll_lock(server_id), True, timeout=settings.VPS_TOKEN_REJECTED_PAUSE_SECONDS)
         return
     except provider.ProviderError as exc:
         services.operations_record_check_failure(server_id=server_id, error=exc.message)

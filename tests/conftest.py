@@ -3,9 +3,12 @@ in each role, and a clean cache for every test."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,47 +104,111 @@ def _database_url_for_subprocess() -> str:
     return f"postgres://{auth}{host}{port}/{settings_dict['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(
-    django_db_setup: None, django_db_blocker, _simulator_server: RunningSimulator
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker (with its beat) in its own process, on the test database and
-    the tests' Redis, following operations at the simulator."""
+class CeleryWorker:
+    """A real Celery worker (with its beat) in its own process, on the test database, following
+    operations at the simulator. ``start`` and ``stop`` may be called again, e.g. to kill it."""
+
+    def __init__(self, *, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = ARTIFACTS / f"{name}-{os.getpid()}.log"
+        self._schedule_dir = tempfile.mkdtemp(prefix="celerybeat-")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        with self.log_path.open("ab") as log:
+            offset = log.tell()
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat",
+                    "--loglevel", "INFO", "--concurrency", "2", "--hostname", f"{self.name}@%h",
+                    "--schedule", str(Path(self._schedule_dir) / "schedule"),
+                ],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while b" ready." not in self.log_path.read_bytes()[offset:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the Celery worker did not start; see {self.log_path}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """A warm shutdown, as on a deploy."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL to the worker and its pool, as when a machine dies."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+
+def worker_environment(sim: RunningSimulator, **overrides: str) -> dict[str, str]:
     from django.conf import settings
 
-    with django_db_blocker.unblock():
-        database_url = _database_url_for_subprocess()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / f"celery-worker-{os.getpid()}.log"
-    env = {
+    return {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": _database_url_for_subprocess(),
         "REDIS_URL": settings.CELERY_BROKER_URL,
         "CACHE_REDIS_URL": settings.CACHES["default"]["LOCATION"],
-        "VPS_API_BASE_URL": _simulator_server.base_url,
-        "VPS_API_TOKEN": _simulator_server.token,
+        "VPS_API_BASE_URL": sim.base_url,
+        "VPS_API_TOKEN": sim.token,
+        "VPS_API_READ_TIMEOUT": "2",
         "VPS_POLL_SECONDS": "1",
+        "VPS_TOKEN_REJECTED_PAUSE_SECONDS": "3",
         "PYTHONUNBUFFERED": "1",
+        **overrides,
     }
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat",
-            "--loglevel", "INFO", "--concurrency", "2", "--purge",
-            "--schedule", str(ARTIFACTS / f"celerybeat-schedule-{os.getpid()}"),
-        ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while b" ready." not in log_path.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the Celery worker did not start; see {log_path}")
-        time.sleep(0.2)
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def _shared_worker(
+    django_db_setup: None, django_db_blocker, _simulator_server: RunningSimulator
+) -> Iterator[CeleryWorker]:
+    with django_db_blocker.unblock():
+        worker = CeleryWorker(name="worker", env=worker_environment(_simulator_server))
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def celery_worker_process(_shared_worker: CeleryWorker) -> CeleryWorker:
+    """The session's shared worker, started on first use."""
+    if not _shared_worker.running:
+        _shared_worker.start()
+    return _shared_worker
+
+
+@pytest.fixture
+def own_worker(_shared_worker: CeleryWorker, simulator: RunningSimulator) -> Iterator:
+    """Make workers of this test's own (to kill, or to point at another Redis); the shared
+    worker is stopped meanwhile so that only these follow the operations."""
+    _shared_worker.stop()
+    made: list[CeleryWorker] = []
+
+    def make(name: str = "own-worker", **overrides: str) -> CeleryWorker:
+        worker = CeleryWorker(name=name, env=worker_environment(simulator, **overrides))
+        made.append(worker)
+        return worker
+
+    yield make
+    for worker in made:
+        worker.kill()
