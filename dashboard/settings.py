@@ -308,12 +308,14 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
+            # Production logs go to stdout for the container runtime to collect.
+            "stream": "ext://sys.stdout" if PRODUCTION else "ext://sys.stderr",
             "formatter": "json" if PRODUCTION else "plain",
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

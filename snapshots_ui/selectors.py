@@ -8,6 +8,7 @@ with its age, so pages still render.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from snapshots_ui.statuses import Progress, snapshot_progress
 logger = logging.getLogger(__name__)
 
 FLEET_KEY = "fleet:v1"
+FLEET_FRESH_KEY = "fleet:v1:fresh"
+FLEET_INVALID_KEY = "fleet:v1:invalid"
 FLEET_REFRESH_LOCK = "fleet:v1:refreshing"
 PROVIDER_PROBLEM_KEY = "provider:problem"
 SNAPSHOT_LIMIT = 5
@@ -104,8 +107,9 @@ def _fetch_fleet() -> FleetData:
 
 
 def fleet_invalidate() -> None:
-    """Forget the fresh-until mark so that the next page view asks the provider again."""
-    cache.delete(f"{FLEET_KEY}:fresh")
+    """Something changed at the provider: the next read asks it before answering."""
+    cache.set(FLEET_INVALID_KEY, True, timeout=None)
+    cache.delete(FLEET_FRESH_KEY)
 
 
 def fleet_refresh() -> FleetView:
@@ -122,24 +126,43 @@ def fleet_refresh() -> FleetView:
             timeout=None,
         )
         # Do not hammer a failing provider: try again after a short pause.
-        cache.set(f"{FLEET_KEY}:fresh", True, timeout=min(5, settings.VPS_CACHE_SECONDS))
+        cache.set(FLEET_FRESH_KEY, True, timeout=min(5, settings.VPS_CACHE_SECONDS))
         return FleetView(data=previous, problem=exc.message, token_rejected=token_rejected)
     cache.set(FLEET_KEY, data, timeout=None)
-    cache.set(f"{FLEET_KEY}:fresh", True, timeout=settings.VPS_CACHE_SECONDS)
-    cache.delete(PROVIDER_PROBLEM_KEY)
+    cache.set(FLEET_FRESH_KEY, True, timeout=settings.VPS_CACHE_SECONDS)
+    cache.delete_many([FLEET_INVALID_KEY, PROVIDER_PROBLEM_KEY])
     return FleetView(data=data)
 
 
-def fleet_get() -> FleetView:
-    """The fleet as last read from the provider, refreshed when older than the cache period.
+def _refresh_holding_the_lock() -> None:
+    try:
+        fleet_refresh()
+    except Exception:
+        logger.exception("background fleet refresh failed")
+    finally:
+        cache.delete(FLEET_REFRESH_LOCK)
 
-    Only one request refreshes at a time; the others serve the previous data meanwhile (or,
-    when there is none yet, wait briefly for the refresh to land).
+
+def fleet_get() -> FleetView:
+    """The fleet as last read from the provider; a page never waits for the provider unless
+    there is no data yet or an action just changed something.
+
+    Older than the cache period, the data is served as it is while one background thread
+    refreshes it (stale-while-revalidate). After ``fleet_invalidate`` the next read refreshes
+    first. Only one refresh runs at a time; while it runs others serve the previous data (or,
+    with none yet, wait for it).
     """
-    data: FleetData | None = cache.get(FLEET_KEY)
-    if data is not None and cache.get(f"{FLEET_KEY}:fresh"):
-        return FleetView(data=data, **_known_problem())
-    if cache.add(FLEET_REFRESH_LOCK, True, timeout=settings.VPS_API_TIMEOUT[1] + 10):
+    found = cache.get_many([FLEET_KEY, FLEET_FRESH_KEY, FLEET_INVALID_KEY, PROVIDER_PROBLEM_KEY])
+    data: FleetData | None = found.get(FLEET_KEY)
+    problem = _problem_fields(found.get(PROVIDER_PROBLEM_KEY))
+    if data is not None and found.get(FLEET_FRESH_KEY):
+        return FleetView(data=data, **problem)
+    lock_timeout = settings.VPS_API_TIMEOUT[1] * 3 + 10
+    if data is not None and not found.get(FLEET_INVALID_KEY):
+        if cache.add(FLEET_REFRESH_LOCK, True, timeout=lock_timeout):
+            threading.Thread(target=_refresh_holding_the_lock, daemon=True).start()
+        return FleetView(data=data, **problem)
+    if cache.add(FLEET_REFRESH_LOCK, True, timeout=lock_timeout):
         try:
             return fleet_refresh()
         finally:
@@ -149,11 +172,10 @@ def fleet_get() -> FleetView:
         while data is None and time.monotonic() < deadline and cache.get(FLEET_REFRESH_LOCK):
             time.sleep(0.1)
             data = cache.get(FLEET_KEY)
-    return FleetView(data=data, **_known_problem())
+    return FleetView(data=data, **_problem_fields(cache.get(PROVIDER_PROBLEM_KEY)))
 
 
-def _known_problem() -> dict[str, object]:
-    problem = cache.get(PROVIDER_PROBLEM_KEY)
+def _problem_fields(problem: dict[str, object] | None) -> dict[str, object]:
     if not problem:
         return {}
     return {"problem": problem["message"], "token_rejected": problem["token_rejected"]}
