@@ -70,7 +70,13 @@ def test_pages_survive_a_provider_fault_and_operations_finish_after_it(
     created = start_create(actor, "through-the-storm")
 
     controls.add_fault(path_contains="/api/v1/", **fault)
-    fleet_invalidate()
+
+    def fleet_page_shows_the_outage() -> bool:
+        # A refresh that began before the fault may still land; the next one meets the fault.
+        fleet_invalidate()
+        return "The provider is not answering right now." in client.get("/").content.decode()
+
+    assert wait_until(fleet_page_shows_the_outage, timeout=15)
     for path in PAGES:
         response = client.get(path)
         assert response.status_code == 200, path
