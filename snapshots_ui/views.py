@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import time
 from base64 import b32encode
 
@@ -15,9 +16,12 @@ from django.db import connection
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -67,16 +71,44 @@ def _is_htmx(request: HttpRequest) -> bool:
 def fleet(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100]
     fleet_view = selectors.fleet_get()
-    summaries = selectors.fleet_summaries(fleet=fleet_view, name_filter=query)
     context = {
         "fleet": fleet_view,
-        "summaries": summaries,
         "query": query,
         "server_total": len(fleet_view.data.servers) if fleet_view.data else 0,
+        "table_html": _fleet_table_html(request, fleet_view, query),
     }
     if _is_htmx(request) and request.htmx.target == "fleet-table":
         return render(request, "snapshots_ui/fleet.html#fleet-table", context)
     return render(request, "snapshots_ui/fleet.html", context)
+
+
+FLEET_PAGE_SIZE = 100
+FLEET_TABLE_CACHE_SECONDS = 30
+
+
+def _fleet_table_html(request: HttpRequest, fleet_view: selectors.FleetView, query: str) -> str:
+    """The server table, rendered once per change and shared by every viewer for a while.
+
+    The key holds everything the table shows: the provider data's age, the operations in
+    progress, the filter, the page and the language. Relative times in it are at most
+    FLEET_TABLE_CACHE_SECONDS old; the operation chips update themselves.
+    """
+    active = list(Operation.objects.active().values_list("pk", "state"))
+    page_number = request.GET.get("page", "1")[:12]
+    fetched = fleet_view.data.fetched_at.isoformat() if fleet_view.data else "none"
+    key_source = f"{fetched}|{active}|{query}|{page_number}|{get_language()}|{fleet_view.is_stale}"
+    key = "fleet-table:" + hashlib.sha256(key_source.encode()).hexdigest()
+    html = cache.get(key)
+    if html is None:
+        summaries = selectors.fleet_summaries(fleet=fleet_view, name_filter=query)
+        page = Paginator(summaries, FLEET_PAGE_SIZE).get_page(page_number)
+        html = render_to_string(
+            "snapshots_ui/partials/fleet_rows.html",
+            {"page": page, "query": query, "fleet": fleet_view},
+            request=request,
+        )
+        cache.set(key, html, timeout=FLEET_TABLE_CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 - our own template's output
 
 
 # --- Server ---------------------------------------------------------------------------------
