@@ -30,7 +30,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	@echo "No benchmarks yet."
+	BENCH_SMOKE=$(BENCH_SMOKE) $(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .run staticfiles test-db.sqlite3

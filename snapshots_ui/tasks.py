@@ -58,22 +58,28 @@ def dispatch_polls() -> int:
     """Queue a poll for each server with work in progress; returns how many were queued."""
     cache.set(WORKER_HEARTBEAT_KEY, timezone.now(), timeout=WORKER_HEARTBEAT_MAX_AGE * 10)
     queued = 0
-    stuck_cutoff = timezone.now() - timedelta(seconds=STUCK_POLL_SECONDS)
+    now = timezone.now()
+    # However late or bunched the ticks arrive, a server is polled at most once per period.
+    recent_cutoff = now - timedelta(seconds=settings.VPS_POLL_SECONDS * 0.75)
+    stuck_cutoff = now - timedelta(seconds=STUCK_POLL_SECONDS)
     rows = (
         Operation.objects.active()
         .values_list("server_id", "state", "last_checked_at")
         .order_by("server_id")
     )
     due: set[int] = set()
+    recent: set[int] = set()
     for server_id, state, last_checked_at in rows:
+        if last_checked_at is not None and last_checked_at > recent_cutoff:
+            recent.add(server_id)
         # A stuck operation is still followed, but only every STUCK_POLL_SECONDS.
-        if (
+        elif not (
             state == OperationState.STUCK
             and last_checked_at is not None
             and last_checked_at > stuck_cutoff
         ):
-            continue
-        due.add(server_id)
+            due.add(server_id)
+    due -= recent
     for server_id in sorted(due):
         queued += dispatch_server_poll(server_id)
     return queued

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import time
 from base64 import b32encode
+from datetime import timedelta
 
 import segno
 from django.contrib import messages
@@ -114,8 +115,23 @@ def _fleet_table_html(request: HttpRequest, fleet_view: selectors.FleetView, que
 # --- Server ---------------------------------------------------------------------------------
 
 
+# A server or snapshot missing from data older than this makes one fresh read before a 404:
+# it may have been added at the provider since.
+REFRESH_ON_MISS_AFTER = timedelta(seconds=10)
+
+
+def _fresh_enough(fleet_view: selectors.FleetView) -> selectors.FleetView:
+    """The same data, or fresher data when what we have is old enough to be missing things."""
+    if fleet_view.age is not None and fleet_view.age > REFRESH_ON_MISS_AFTER:
+        selectors.fleet_invalidate()
+        return selectors.fleet_get()
+    return fleet_view
+
+
 def _server_or_404(fleet_view: selectors.FleetView, server_id: int) -> selectors.ServerSummary:
     summary = selectors.server_summary(fleet=fleet_view, server_id=server_id)
+    if summary is None:
+        summary = selectors.server_summary(fleet=_fresh_enough(fleet_view), server_id=server_id)
     if summary is None:
         raise Http404(_("No server with id %(id)s is known to the provider.") % {"id": server_id})
     return summary
@@ -215,8 +231,11 @@ def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
 
 def _snapshot_or_404(
     fleet_view: selectors.FleetView, snapshot_id: int
-) -> tuple[selectors.ServerSummary, object]:
+) -> tuple[selectors.ServerSummary, provider.Snapshot]:
     snapshot = selectors.snapshot_find(fleet=fleet_view, snapshot_id=snapshot_id)
+    if snapshot is None:
+        fleet_view = _fresh_enough(fleet_view)
+        snapshot = selectors.snapshot_find(fleet=fleet_view, snapshot_id=snapshot_id)
     if snapshot is None:
         raise Http404(
             _("No snapshot with id %(id)s is known to the provider.") % {"id": snapshot_id}
