@@ -1,0 +1,136 @@
+"""The dashboard's forms on their own: naming rule, restore confirmation, activity filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from snapshots_ui.forms import (
+    ActivityFilterForm,
+    RestoreConfirmForm,
+    SnapshotCreateForm,
+    suggested_snapshot_name,
+)
+from snapshots_ui.models import OperationKind, OperationState
+from snapshots_ui.services import SNAPSHOT_NAME_MAX_LENGTH, snapshot_name_error
+
+# --- The suggested snapshot name ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("server_name", "stem"),
+    [
+        ("web-server-01", "web-server-01"),
+        ("db primary", "db-primary"),
+        ("a.b_c", "a-b_c"),
+        ("--edge--", "edge"),
+        ("сервер", "server"),  # nothing ASCII is left
+        ("", "server"),
+        ("x" * 200, "x" * 40),
+    ],
+)
+def test_suggested_name_follows_the_naming_rule(server_name: str, stem: str) -> None:
+    suggested = suggested_snapshot_name(server_name)
+
+    assert suggested.startswith(f"{stem}-")
+    assert snapshot_name_error(suggested) is None
+    assert len(suggested) <= SNAPSHOT_NAME_MAX_LENGTH
+
+
+# --- Creating a snapshot --------------------------------------------------------------------
+
+
+def test_create_form_accepts_a_valid_name_and_trims_it() -> None:
+    form = SnapshotCreateForm({"name": "  pre-upgrade_2  ", "description": " why "})
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data == {"name": "pre-upgrade_2", "description": "why"}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "This field is required."),
+        ("has space", "no spaces"),
+        ("x" * 65, "Use at most 64 characters (this name has 65)."),
+        ("x" * 300, "Ensure this value has at most 256 characters"),
+        ("../etc", "Use only letters A-Z"),
+        ("naïve", "Use only letters A-Z"),
+        ("bаckup", "Use only letters A-Z"),  # Cyrillic а
+        ("snap\n", None),  # a trailing newline is trimmed, not smuggled through
+    ],
+)
+def test_create_form_names(name: str, message: str | None) -> None:
+    form = SnapshotCreateForm({"name": name})
+
+    if message is None:
+        assert form.is_valid(), form.errors
+        assert form.cleaned_data["name"] == "snap"
+    else:
+        assert not form.is_valid()
+        assert any(message in error for error in form.errors["name"])
+
+
+def test_create_form_limits_the_description() -> None:
+    form = SnapshotCreateForm({"name": "ok", "description": "d" * 256})
+
+    assert not form.is_valid()
+    assert list(form.errors) == ["description"]
+
+
+# --- Confirming a restore -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "valid"),
+    [
+        ("web-server-01", True),
+        ("  web-server-01 ", True),
+        ("WEB-SERVER-01", False),
+        ("web-server-0", False),
+        ("web-server-01x", False),
+        ("", False),
+    ],
+)
+def test_restore_needs_the_exact_server_name(typed: str, valid: bool) -> None:
+    form = RestoreConfirmForm({"confirm_name": typed}, server_name="web-server-01")
+
+    assert form.is_valid() is valid
+    if not valid and typed:
+        assert form.errors["confirm_name"] == [
+            "That is not the server's name. Type “web-server-01” exactly to confirm."
+        ]
+
+
+# --- Activity filters -----------------------------------------------------------------------
+
+
+def test_activity_filters_offer_every_kind_and_state() -> None:
+    form = ActivityFilterForm()
+
+    assert [value for value, _ in form.fields["kind"].choices] == ["", *OperationKind.values]
+    assert [value for value, _ in form.fields["state"].choices] == ["", *OperationState.values]
+
+
+def test_activity_filters_clean_valid_values() -> None:
+    form = ActivityFilterForm({"q": " web ", "kind": "restore", "state": "failed", "server": "7"})
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data == {"q": "web", "kind": "restore", "state": "failed", "server": 7}
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"kind": "bogus"}, "kind"),
+        ({"state": "exploded"}, "state"),
+        ({"server": "abc"}, "server"),
+        ({"server": "0"}, "server"),
+        ({"server": str(2**63)}, "server"),
+        ({"q": "q" * 101}, "q"),
+    ],
+)
+def test_activity_filters_report_wrong_values(data: dict[str, str], field: str) -> None:
+    form = ActivityFilterForm(data)
+
+    assert not form.is_valid()
+    assert list(form.errors) == [field]
