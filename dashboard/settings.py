@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "snapshots_ui.middleware.TwoFactorMiddleware",
     "snapshots_ui.middleware.HtmxLoginRedirectMiddleware",
+    "snapshots_ui.middleware.ProviderDataMissingMiddleware",
     # Last, as django-axes asks: it turns a lock-out into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -23,8 +23,8 @@ def suggested_snapshot_name(server_name: str) -> str:
 class SnapshotCreateForm(forms.Form):
     name = forms.CharField(
         label=_("Name"),
-        # The length is checked by the provider's rule below, with a clearer message.
-        max_length=SNAPSHOT_NAME_MAX_LENGTH * 4,
+        # The length is checked by the provider's rule below, with a clearer message; the
+        # widget's maxlength stops typing at the limit.
         help_text=NAME_RULE,
         strip=True,
         widget=forms.TextInput(

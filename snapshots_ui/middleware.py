@@ -1,5 +1,5 @@
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -27,7 +27,13 @@ class HtmxLoginRedirectMiddleware:
             and response.status_code == 302
             and response["Location"].startswith(resolve_url(settings.LOGIN_URL))
         ):
-            return HttpResponseClientRedirect(resolve_url(settings.LOGIN_URL))
+            # Back to the page the user was on (not the partial) after logging in.
+            current = urlsplit(request.headers.get("HX-Current-URL", ""))
+            target = resolve_url(settings.LOGIN_URL)
+            if current.path:
+                next_path = current.path + (f"?{current.query}" if current.query else "")
+                target += "?" + urlencode({"next": next_path})
+            return HttpResponseClientRedirect(target)
         return response
 
 
@@ -80,3 +86,28 @@ class TwoFactorMiddleware:
         if getattr(request, "htmx", False):
             return HttpResponseClientRedirect(target)
         return HttpResponseRedirect(target)
+
+
+class ProviderDataMissingMiddleware:
+    """A page that needs provider data, with none cached and the provider down, says so
+    (503) instead of claiming the server or snapshot does not exist."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.shortcuts import render
+
+        from snapshots_ui.views import ProviderDataMissing
+
+        if isinstance(exception, ProviderDataMissing):
+            return render(
+                request,
+                "snapshots_ui/provider_unavailable.html",
+                {"fleet": exception.fleet_view},
+                status=503,
+            )
+        return None

@@ -24,6 +24,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_group",
         "snapshots_ui.view_securitypolicy",
         "snapshots_ui.change_securitypolicy",
+        "snapshots_ui.view_operation",
+        "snapshots_ui.view_auditevent",
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
     ],

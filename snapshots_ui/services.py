@@ -474,6 +474,10 @@ def operation_resolve(
     """An Admin closes a stuck operation by hand, after checking at the provider."""
     if not operation.is_active:
         raise ActionRefused(_("This operation has already ended."))
+    if operation.state != OperationState.STUCK:
+        raise ActionRefused(
+            _("Only a stuck operation can be closed by hand; this one is still being followed.")
+        )
     if outcome not in (OperationState.SUCCEEDED, OperationState.FAILED):
         raise ActionRefused(_("Choose whether the operation succeeded or failed."))
     with transaction.atomic():

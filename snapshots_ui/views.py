@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
@@ -28,7 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 from django_otp import login as otp_login
-from django_otp import match_token
+from django_otp import match_token, user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from snapshots_ui import provider, roles, selectors, services
@@ -79,8 +80,11 @@ def fleet(request: HttpRequest) -> HttpResponse:
         "table_html": _fleet_table_html(request, fleet_view, query),
     }
     if _is_htmx(request) and request.htmx.target == "fleet-table":
-        return render(request, "snapshots_ui/fleet.html#fleet-table", context)
-    return render(request, "snapshots_ui/fleet.html", context)
+        response = render(request, "snapshots_ui/fleet.html#fleet-table", context)
+    else:
+        response = render(request, "snapshots_ui/fleet.html", context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 FLEET_PAGE_SIZE = 100
@@ -128,7 +132,17 @@ def _fresh_enough(fleet_view: selectors.FleetView) -> selectors.FleetView:
     return fleet_view
 
 
+class ProviderDataMissing(Exception):
+    """No provider data at all yet, and the provider is not answering: nothing to show."""
+
+    def __init__(self, fleet_view: selectors.FleetView) -> None:
+        super().__init__(fleet_view.problem)
+        self.fleet_view = fleet_view
+
+
 def _server_or_404(fleet_view: selectors.FleetView, server_id: int) -> selectors.ServerSummary:
+    if fleet_view.data is None:
+        raise ProviderDataMissing(fleet_view)
     summary = selectors.server_summary(fleet=fleet_view, server_id=server_id)
     if summary is None:
         summary = selectors.server_summary(fleet=_fresh_enough(fleet_view), server_id=server_id)
@@ -203,11 +217,11 @@ def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
                     messages.warning(
                         request,
                         _(
-                            "The provider did not answer in time, so it is not yet known "
-                            "whether snapshot “%(name)s” was started. The dashboard is checking "
-                            "and will not send it twice."
+                            "The provider did not confirm snapshot “%(name)s” (%(reason)s). It "
+                            "may have started it all the same: the dashboard is checking and "
+                            "will not send it twice."
                         )
-                        % {"name": operation.snapshot_name},
+                        % {"name": operation.snapshot_name, "reason": operation.provider_message},
                     )
                 else:
                     messages.success(
@@ -232,6 +246,8 @@ def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
 def _snapshot_or_404(
     fleet_view: selectors.FleetView, snapshot_id: int
 ) -> tuple[selectors.ServerSummary, provider.Snapshot]:
+    if fleet_view.data is None:
+        raise ProviderDataMissing(fleet_view)
     snapshot = selectors.snapshot_find(fleet=fleet_view, snapshot_id=snapshot_id)
     if snapshot is None:
         fleet_view = _fresh_enough(fleet_view)
@@ -308,12 +324,11 @@ def snapshot_delete(request: HttpRequest, snapshot_id: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Snapshot “%(name)s” of %(server)s: %(message)s")
-                % {
-                    "name": snapshot.name,
-                    "server": summary.server.name,
-                    "message": operation.provider_message,
-                },
+                _("Snapshot “%(name)s” of %(server)s deleted.")
+                % {"name": snapshot.name, "server": summary.server.name}
+                if operation.provider_message != _("The snapshot was already deleted.")
+                else _("Snapshot “%(name)s” of %(server)s had already been deleted.")
+                % {"name": snapshot.name, "server": summary.server.name},
             )
             return redirect("snapshots_ui:server", server_id=summary.server.id)
     return render(
@@ -343,16 +358,14 @@ def operation_status(request: HttpRequest, operation_id: int) -> HttpResponse:
         return response
     stopped = HttpResponseStopPolling(response.content)
     failed = operation.state_enum.is_failed
-    text = _("%(kind)s “%(name)s” on %(server)s %(outcome)s.") % {
-        "kind": operation.get_kind_display(),
-        "name": operation.snapshot_name,
-        "server": operation.server_name,
-        "outcome": _("failed") if failed else _("finished"),
-    }
     trigger_client_event(
         stopped,
         "operation-finished",
-        {"message": text, "level": "error" if failed else "success", "id": operation.pk},
+        {
+            "message": operation_outcome_sentence(operation),
+            "level": "error" if failed else "success",
+            "id": operation.pk,
+        },
     )
     return stopped
 
@@ -388,14 +401,29 @@ def operation_resolve(request: HttpRequest, operation_id: int) -> HttpResponse:
     return redirect("snapshots_ui:server", server_id=operation.server_id)
 
 
+def operation_outcome_sentence(operation: Operation) -> str:
+    names = {"name": operation.snapshot_name, "server": operation.server_name}
+    if operation.kind == OperationKind.RESTORE:
+        if operation.state_enum.is_failed:
+            return _("Restore of %(server)s from “%(name)s” failed.") % names
+        return _("%(server)s was restored from “%(name)s”.") % names
+    if operation.kind == OperationKind.CREATE:
+        if operation.state_enum.is_failed:
+            return _("Snapshot “%(name)s” of %(server)s failed.") % names
+        return _("Snapshot “%(name)s” of %(server)s is ready.") % names
+    if operation.state_enum.is_failed:
+        return _("Deleting snapshot “%(name)s” of %(server)s failed.") % names
+    return _("Snapshot “%(name)s” of %(server)s deleted.") % names
+
+
 # --- Activity -------------------------------------------------------------------------------
 
 
 def _activity_queryset(form: ActivityFilterForm):  # type: ignore[no-untyped-def]
     operations = Operation.objects.select_related("requested_by")
-    if not form.is_valid():
-        return operations
-    data = form.cleaned_data
+    form.is_valid()  # every filter that is valid applies, whatever the others say
+    cleaned = getattr(form, "cleaned_data", {})  # an unbound form (no filters) has none
+    data = {name: cleaned.get(name) for name in form.fields}
     if data["q"]:
         q = data["q"]
         operations = operations.filter(
@@ -429,8 +457,11 @@ def activity(request: HttpRequest) -> HttpResponse:
         + (f"?{query.urlencode()}" if query else ""),
     }
     if _is_htmx(request) and request.htmx.target == "activity-table":
-        return render(request, "snapshots_ui/activity.html#activity-table", context)
-    return render(request, "snapshots_ui/activity.html", context)
+        response = render(request, "snapshots_ui/activity.html#activity-table", context)
+    else:
+        response = render(request, "snapshots_ui/activity.html", context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 def csv_safe(value: object) -> str:
@@ -526,15 +557,30 @@ def health(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def health_provider(request: HttpRequest) -> JsonResponse:
-    """Whether the provider answers right now (one cheap list call)."""
-    started = time.monotonic()
-    try:
-        provider.get_client().list_servers()
-    except provider.ProviderError as exc:
-        kind = "unauthorised" if isinstance(exc, provider.ProviderUnauthorized) else "unavailable"
-        return JsonResponse({"status": kind, "message": exc.message}, status=503)
-    elapsed_ms = round((time.monotonic() - started) * 1000)
-    return JsonResponse({"status": "ok", "latency_ms": elapsed_ms})
+    """Whether the provider answers (one cheap list call, at most every 10 seconds).
+
+    Open to load balancers; the provider's own words are shown to logged-in users only.
+    """
+    result = cache.get(PROVIDER_HEALTH_KEY)
+    if result is None:
+        started = time.monotonic()
+        try:
+            provider.get_client().list_servers()
+        except provider.ProviderError as exc:
+            unauthorised = isinstance(exc, provider.ProviderUnauthorized)
+            result = {"status": "unauthorised" if unauthorised else "unavailable"}
+            result["message"] = exc.message
+        else:
+            result = {"status": "ok", "latency_ms": round((time.monotonic() - started) * 1000)}
+        cache.set(PROVIDER_HEALTH_KEY, result, timeout=PROVIDER_HEALTH_SECONDS)
+    body = dict(result)
+    if not request.user.is_authenticated:
+        body.pop("message", None)
+    return JsonResponse(body, status=200 if result["status"] == "ok" else 503)
+
+
+PROVIDER_HEALTH_KEY = "health:provider"
+PROVIDER_HEALTH_SECONDS = 10
 
 
 # --- Two-factor login -----------------------------------------------------------------------
@@ -553,7 +599,7 @@ def _safe_next(request: HttpRequest) -> str:
 @login_required
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """The second step of logging in, for users with an authenticator app."""
-    if request.user.is_verified():
+    if request.user.is_verified() or not user_has_device(request.user, confirmed=True):
         return redirect(_safe_next(request))
     form = TwoFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -1,9 +1,12 @@
-"""Admins manage the security policy and unlock locked-out users (django-axes attempts)."""
+"""Admins read the audit trail in Django admin, manage the security policy and unlock
+locked-out users (django-axes attempts)."""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 ADMIN_PERMISSIONS = [
+    ("snapshots_ui", "view_operation"),
+    ("snapshots_ui", "view_auditevent"),
     ("snapshots_ui", "view_securitypolicy"),
     ("snapshots_ui", "change_securitypolicy"),
     ("axes", "view_accessattempt"),

@@ -6,7 +6,13 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from snapshots_ui.statuses import SERVER_STATUS_LABELS, SNAPSHOT_STATUS_LABELS, badge_tone
+from snapshots_ui.statuses import (
+    SERVER_STATUS_LABELS,
+    SNAPSHOT_STATUS_LABELS,
+    Progress,
+    badge_tone,
+    snapshot_progress,
+)
 
 register = template.Library()
 
@@ -62,3 +68,14 @@ def duration(seconds: float | None) -> str:
     if minutes:
         return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
     return _("%(s)d s") % {"s": secs}
+
+
+@register.filter
+def snapshot_done(status: str) -> bool:
+    """Whether a snapshot with this provider status is complete (and so restorable)."""
+    return snapshot_progress(status) is Progress.DONE
+
+
+@register.filter
+def snapshot_running(status: str) -> bool:
+    return snapshot_progress(status) is Progress.IN_PROGRESS
