@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snapshots_ui.forms import (
     ActivityFilterForm,
@@ -134,3 +138,29 @@ def test_activity_filters_report_wrong_values(data: dict[str, str], field: str) 
 
     assert not form.is_valid()
     assert list(form.errors) == [field]
+
+
+# --- Any input at all -----------------------------------------------------------------------
+
+ANY_TEXT = st.text(max_size=400)
+
+
+@given(name=ANY_TEXT, description=ANY_TEXT)
+def test_the_create_form_never_crashes_and_accepts_only_the_providers_names(
+    name: str, description: str
+) -> None:
+    form = SnapshotCreateForm({"name": name, "description": description})
+
+    if form.is_valid():
+        cleaned = form.cleaned_data["name"]
+        assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cleaned)
+        assert len(form.cleaned_data["description"]) <= 255
+    else:
+        assert form.errors  # a reason for the user, never an exception
+
+
+@given(confirmation=ANY_TEXT)
+def test_the_restore_confirmation_accepts_only_the_exact_server_name(confirmation: str) -> None:
+    form = RestoreConfirmForm({"confirm_name": confirmation}, server_name="web-server-01")
+
+    assert form.is_valid() == (confirmation.strip() == "web-server-01")
