@@ -33,6 +33,8 @@ class SnapshotCreateForm(forms.Form):
                 "spellcheck": "false",
                 "pattern": "[A-Za-z0-9_\\-]+",
                 "maxlength": str(SNAPSHOT_NAME_MAX_LENGTH),
+                # What someone is typing survives the live refresh of the form around it.
+                "hx-preserve": "true",
             }
         ),
     )
@@ -41,7 +43,7 @@ class SnapshotCreateForm(forms.Form):
         required=False,
         max_length=255,
         help_text=_("Optional: why this snapshot exists, e.g. “before the PHP upgrade”."),
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "hx-preserve": "true"}),
     )
 
     def clean_name(self) -> str:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -126,6 +127,22 @@ class Operation(models.Model):
     def elapsed(self, now: timezone.datetime | None = None) -> timedelta:
         end = self.finished_at or now or timezone.now()
         return end - self.started_at
+
+    def outcome_sentence(self) -> str:
+        """How the operation ended, in one sentence for a toast or its row."""
+        names = {"name": self.snapshot_name, "server": self.server_name}
+        failed = self.state_enum.is_failed
+        if self.kind == OperationKind.RESTORE:
+            if failed:
+                return gettext("Restore of %(server)s from “%(name)s” failed.") % names
+            return gettext("%(server)s was restored from “%(name)s”.") % names
+        if self.kind == OperationKind.CREATE:
+            if failed:
+                return gettext("Snapshot “%(name)s” of %(server)s failed.") % names
+            return gettext("Snapshot “%(name)s” of %(server)s is ready.") % names
+        if failed:
+            return gettext("Deleting snapshot “%(name)s” of %(server)s failed.") % names
+        return gettext("Snapshot “%(name)s” of %(server)s deleted.") % names
 
     def progress_percent(self, now: timezone.datetime | None = None) -> int:
         """Elapsed time against the provider's maximum, capped below 100 while running."""

@@ -371,20 +371,23 @@ def operations_poll_server(*, server_id: int) -> list[Operation]:
             operation.state = OperationState.STUCK
         operation.last_checked_at = now
         operation.check_failures = 0
-        with transaction.atomic():
+        if (operation.state, operation.snapshot_id, operation.needs_reconcile) != before:
+            changed.append(operation)
+    cache.delete(PROVIDER_PROBLEM_KEY)
+    # The cached lists are brought up to date before the outcome is recorded: a page that
+    # reloads when it sees the outcome must find the new lists, never the old ones.
+    if changed and fleet_refresh().is_stale:
+        fleet_invalidate()
+    with transaction.atomic():
+        for operation in operations:
             operation.save()
-            if (operation.state, operation.snapshot_id, operation.needs_reconcile) != before:
-                changed.append(operation)
+            if operation in changed:
                 _audit(
                     actor=Actor(user=None, ip=None),
                     action=f"operation.{operation.state}",
                     operation=operation,
                     detail=operation.error or operation.provider_message,
                 )
-    cache.delete(PROVIDER_PROBLEM_KEY)
-    if changed:
-        # Refresh here, in the worker, so the pages that reload on the change find it cached.
-        fleet_refresh()
     return changed
 
 

@@ -362,7 +362,7 @@ def operation_status(request: HttpRequest, operation_id: int) -> HttpResponse:
         stopped,
         "operation-finished",
         {
-            "message": operation_outcome_sentence(operation),
+            "message": operation.outcome_sentence(),
             "level": "error" if failed else "success",
             "id": operation.pk,
         },
@@ -399,21 +399,6 @@ def operation_resolve(request: HttpRequest, operation_id: int) -> HttpResponse:
             request, _("The provider could not be asked: %(words)s") % {"words": exc.message}
         )
     return redirect("snapshots_ui:server", server_id=operation.server_id)
-
-
-def operation_outcome_sentence(operation: Operation) -> str:
-    names = {"name": operation.snapshot_name, "server": operation.server_name}
-    if operation.kind == OperationKind.RESTORE:
-        if operation.state_enum.is_failed:
-            return _("Restore of %(server)s from “%(name)s” failed.") % names
-        return _("%(server)s was restored from “%(name)s”.") % names
-    if operation.kind == OperationKind.CREATE:
-        if operation.state_enum.is_failed:
-            return _("Snapshot “%(name)s” of %(server)s failed.") % names
-        return _("Snapshot “%(name)s” of %(server)s is ready.") % names
-    if operation.state_enum.is_failed:
-        return _("Deleting snapshot “%(name)s” of %(server)s failed.") % names
-    return _("Snapshot “%(name)s” of %(server)s deleted.") % names
 
 
 # --- Activity -------------------------------------------------------------------------------

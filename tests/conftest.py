@@ -179,12 +179,27 @@ def worker_environment(sim: RunningSimulator, **overrides: str) -> dict[str, str
     }
 
 
+_SHARED_WORKERS: list[CeleryWorker] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_worker(request: pytest.FixtureRequest) -> None:
+    """A test that did not ask for the shared worker runs without it: a worker left from an
+    earlier test would otherwise follow (and call the provider for) this test's operations."""
+    if "celery_worker_process" in request.fixturenames:
+        return
+    for worker in _SHARED_WORKERS:
+        if worker.running:
+            worker.stop()
+
+
 @pytest.fixture(scope="session")
 def _shared_worker(
     django_db_setup: None, django_db_blocker, _simulator_server: RunningSimulator
 ) -> Iterator[CeleryWorker]:
     with django_db_blocker.unblock():
         worker = CeleryWorker(name="worker", env=worker_environment(_simulator_server))
+    _SHARED_WORKERS.append(worker)
     yield worker
     worker.stop()
 

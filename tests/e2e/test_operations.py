@@ -169,15 +169,6 @@ def test_restore_asks_for_the_server_name_and_is_followed_to_the_end(
     assert tab.errors == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "After a restore finishes, the live update refreshes the server header, snapshot list "
-        "and history but not the 'Take a snapshot' form: it stays disabled with 'The server "
-        "is being restored' until the page is reloaded (server.html's hx-select-oob leaves "
-        "out #create)."
-    ),
-)
 def test_take_snapshot_is_possible_again_once_a_restore_has_finished(
     open_tab, operator, celery_worker_process, settings
 ) -> None:
@@ -280,16 +271,6 @@ def test_only_pages_with_an_operation_in_progress_make_requests_after_loading(
     assert [tab.errors for tab, _ in watched] == [[]] * len(watched)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Race in tasks.poll_server: operations_poll_server commits the finished operation "
-        "before it refreshes the cached fleet, so a browser that polls in between reloads "
-        "its snapshot list from the stale cache and keeps showing 'In progress' (and a "
-        "restored server 'Restoring') although the toast says it finished. The wider the "
-        "provider's list latency, the likelier; with a slow provider it always happens."
-    ),
-)
 def test_the_list_reloaded_after_a_create_shows_it_completed_with_a_slow_provider(
     open_tab, operator, celery_worker_process, wait_until
 ) -> None:

@@ -127,7 +127,7 @@ def test_a_provider_outage_shows_the_banner_and_the_last_data(open_tab, viewer, 
 
     banner = page.locator("#provider-banner")
     expect(banner).to_contain_text("The provider is not answering right now.")
-    expect(banner).to_contain_text(re.compile(r"Showing what it said \d+\xa0minutes? ago\."))
+    expect(banner).to_contain_text(re.compile(r"Showing what it said .+ ago\."))
     table = page.locator("#fleet-table")
     for name in ["web-server-01", "db-replica", "staging-app"]:
         expect(table.get_by_role("link", name=name, exact=True)).to_be_visible()
@@ -274,15 +274,6 @@ def test_every_page_has_a_clean_console_and_a_screenshot(
     assert [tab.errors for tab in tabs] == [[]] * len(tabs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "On a phone (390 px wide) a server page with snapshots is about twice as wide as the "
-        "screen: its snapshot and history tables are not in a sideways-scrolling card (the "
-        "fleet and activity tables are), so the whole page scrolls sideways and the "
-        "Restore…/Delete… buttons start off-screen."
-    ),
-)
 def test_a_server_page_fits_a_phone_screen(open_tab, admin_user) -> None:
     tab = open_tab(admin_user, viewport=PHONE)
     page = tab.page
