@@ -93,6 +93,29 @@ def _finish(operation: Operation, state: OperationState, *, error: str = "") -> 
     operation.needs_reconcile = False
 
 
+def _unconfirmed(
+    operation: Operation, *, actor: Actor, action: str, exc: provider.ProviderUnavailable
+) -> Operation:
+    """The request's answer was lost: keep the operation open for the poll to reconcile."""
+    with transaction.atomic():
+        operation.provider_message = exc.message
+        operation.save(update_fields=["provider_message"])
+        _audit(actor=actor, action=action, operation=operation, detail=exc.message)
+        _queue_poll(operation.server_id)
+    return operation
+
+
+def _refused(
+    operation: Operation, *, actor: Actor, action: str, exc: provider.ProviderError
+) -> ActionRefused:
+    """The provider said no: the operation fails with its words; returns what to raise."""
+    with transaction.atomic():
+        _finish(operation, OperationState.FAILED, error=exc.message)
+        operation.save()
+        _audit(actor=actor, action=action, operation=operation, detail=exc.message)
+    return ActionRefused(_explain(exc), operation=operation)
+
+
 def snapshot_name_error(name: str) -> str | None:
     """The provider's naming rule, checked before any provider call."""
     if not name:
@@ -152,24 +175,9 @@ def snapshot_create(
         )
     except provider.ProviderUnavailable as exc:
         # It may have happened: the poll looks for the name instead of sending it again.
-        with transaction.atomic():
-            operation.provider_message = exc.message
-            operation.save(update_fields=["provider_message"])
-            _audit(
-                actor=actor, action="snapshot.create.unconfirmed", operation=operation,
-                detail=exc.message,
-            )  # fmt: skip
-            _queue_poll(server_id)
-        return operation
+        return _unconfirmed(operation, actor=actor, action="snapshot.create.unconfirmed", exc=exc)
     except provider.ProviderError as exc:
-        with transaction.atomic():
-            _finish(operation, OperationState.FAILED, error=exc.message)
-            operation.save()
-            _audit(
-                actor=actor, action="snapshot.create.refused", operation=operation,
-                detail=exc.message,
-            )  # fmt: skip
-        raise ActionRefused(_explain(exc), operation=operation) from exc
+        raise _refused(operation, actor=actor, action="snapshot.create.refused", exc=exc) from exc
 
     with transaction.atomic():
         operation.snapshot_id = result.snapshot.id
@@ -227,24 +235,10 @@ def snapshot_restore(*, actor: Actor, snapshot: provider.Snapshot, server_name: 
     try:
         result = provider.get_client().restore_snapshot(snapshot_id=snapshot.id)
     except provider.ProviderUnavailable as exc:
-        with transaction.atomic():
-            operation.provider_message = exc.message
-            operation.save(update_fields=["provider_message"])
-            _audit(
-                actor=actor, action="server.restore.unconfirmed", operation=operation,
-                detail=exc.message,
-            )  # fmt: skip
-            _queue_poll(server_id)
-        return operation
+        # It may have happened: the poll checks whether the server is restoring.
+        return _unconfirmed(operation, actor=actor, action="server.restore.unconfirmed", exc=exc)
     except provider.ProviderError as exc:
-        with transaction.atomic():
-            _finish(operation, OperationState.FAILED, error=exc.message)
-            operation.save()
-            _audit(
-                actor=actor, action="server.restore.refused", operation=operation,
-                detail=exc.message,
-            )  # fmt: skip
-        raise ActionRefused(_explain(exc), operation=operation) from exc
+        raise _refused(operation, actor=actor, action="server.restore.refused", exc=exc) from exc
 
     with transaction.atomic():
         operation.provider_message = result.message
@@ -294,15 +288,9 @@ def snapshot_delete(*, actor: Actor, snapshot: provider.Snapshot, server_name: s
     except provider.ProviderNotFound:
         outcome, message = OperationState.SUCCEEDED, _("The snapshot was already deleted.")
     except provider.ProviderError as exc:
-        with transaction.atomic():
-            _finish(operation, OperationState.FAILED, error=exc.message)
-            operation.save()
-            _audit(
-                actor=actor, action="snapshot.delete.failed", operation=operation,
-                detail=exc.message,
-            )  # fmt: skip
+        refused = _refused(operation, actor=actor, action="snapshot.delete.failed", exc=exc)
         fleet_invalidate()
-        raise ActionRefused(_explain(exc), operation=operation) from exc
+        raise refused from exc
     else:
         outcome, message = OperationState.SUCCEEDED, _("Snapshot deleted.")
 
