@@ -11,6 +11,7 @@ bounded by the servers with work in progress.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -75,7 +76,8 @@ def main() -> int:
             stack, lambda: browsers_polling(stack, sessions=ten, watch=watch, seconds=seconds)
         )
 
-    refreshes_allowed = int(seconds / CACHE_SECONDS) + 1
+    # One refresh per cache period the window touches (a window need not start on a period).
+    refreshes_allowed = math.ceil(seconds / CACHE_SECONDS) + 1
     cycles = seconds / POLL_SECONDS
     one_cycle = len(servers)
 

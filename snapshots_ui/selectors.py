@@ -160,10 +160,15 @@ def fleet_get() -> FleetView:
     lock_timeout = settings.VPS_API_TIMEOUT[1] * 3 + 10
     if data is not None and not found.get(FLEET_INVALID_KEY):
         if cache.add(FLEET_REFRESH_LOCK, True, timeout=lock_timeout):
-            threading.Thread(target=_refresh_holding_the_lock, daemon=True).start()
+            if cache.get(FLEET_FRESH_KEY):  # a refresh finished since we looked
+                cache.delete(FLEET_REFRESH_LOCK)
+            else:
+                threading.Thread(target=_refresh_holding_the_lock, daemon=True).start()
         return FleetView(data=data, **problem)
     if cache.add(FLEET_REFRESH_LOCK, True, timeout=lock_timeout):
         try:
+            if cache.get(FLEET_FRESH_KEY) and not cache.get(FLEET_INVALID_KEY):
+                return FleetView(data=cache.get(FLEET_KEY), **problem)  # refreshed meanwhile
             return fleet_refresh()
         finally:
             cache.delete(FLEET_REFRESH_LOCK)
