@@ -92,9 +92,17 @@ class Stack:
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     stopping: bool = False
 
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, command: list[str], env: dict[str, str], *, quiet: bool = False
+    ) -> subprocess.Popen[bytes]:
         # A session of its own, so that stopping it also stops its children (Celery's pool).
-        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL if quiet else None,
+        )
         self.processes.append((name, process))
         return process
 
@@ -248,6 +256,7 @@ def test(pytest_args: list[str]) -> int:
                     "--save", "", "--appendonly", "no", "--dir", workdir,
                 ],
                 env,
+                quiet=True,  # pytest's output stays readable
             )  # fmt: skip
             if not wait_for_port(port, timeout=15, process=redis):
                 log("the embedded Redis did not start")
