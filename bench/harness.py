@@ -114,6 +114,19 @@ class Stack:
                 "POST", "_sim/faults/", {"path_contains": "/api/v1/", "latency_ms": milliseconds}
             )
 
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows from the stack's database (SQLite or PostgreSQL), read as an observer."""
+        url = self.env["DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            import sqlite3
+
+            with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
+                return db.execute(sql).fetchall()
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as db:
+            return db.execute(sql).fetchall()  # type: ignore[arg-type]
+
     def api(self, path: str) -> requests.Response:
         return requests.get(
             f"{self.sim_url}api/v1/{path}", timeout=60,
@@ -148,7 +161,7 @@ def running_stack(
     create_seconds: float = 5,
     restore_seconds: float = 5,
     cache_seconds: int = 15,
-    poll_seconds: float = 2,
+    poll_seconds: float | None = None,
     page_size: int = 50,
     worker: bool = True,
 ) -> Iterator[Stack]:
@@ -161,12 +174,12 @@ def running_stack(
         password = secrets.token_urlsafe(12)
         env = {
             **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
             "DATABASE_URL": database_url,
             "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "VPS_API_BASE_URL": f"http://127.0.0.1:{sim_port}/api/v1/",
             "VPS_API_TOKEN": TOKEN,
             "VPS_CACHE_SECONDS": str(cache_seconds),
-            "VPS_POLL_SECONDS": str(poll_seconds),
             "VPS_SIM_CREATE_SECONDS": str(create_seconds),
             "VPS_SIM_RESTORE_SECONDS": str(restore_seconds),
             "VPS_SIM_PAGE_SIZE": str(page_size),
@@ -176,6 +189,8 @@ def running_stack(
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         }
+        if poll_seconds is not None:
+            env["VPS_POLL_SECONDS"] = str(poll_seconds)
         stack = Stack(
             web_url=f"http://127.0.0.1:{web_port}",
             sim_url=f"http://127.0.0.1:{sim_port}/",
@@ -242,9 +257,9 @@ def start_creates(
 ) -> tuple[list[int], list[int]]:
     """Seed ``servers`` empty servers and start ``per_server`` creates on each through the
     dashboard; returns the ids of the operations and of the servers."""
-    before = {s["id"] for s in _all(stack, "servers/")}
+    before = {s["id"] for s in provider_list(stack, "servers/")}
     stack.sim("POST", "_sim/seed/", {"servers": servers, "snapshots_per_server": 0})
-    new_servers = sorted({s["id"] for s in _all(stack, "servers/")} - before)
+    new_servers = sorted({s["id"] for s in provider_list(stack, "servers/")} - before)
     for server_id in new_servers:
         deadline = time.monotonic() + 60  # until the dashboard's cached list includes it
         while session.get(f"{stack.web_url}/servers/{server_id}/", timeout=60).status_code != 200:
@@ -264,7 +279,7 @@ def start_creates(
     return sorted(set(ids)), new_servers
 
 
-def _all(stack: Stack, path: str) -> list[dict[str, Any]]:
+def provider_list(stack: Stack, path: str) -> list[dict[str, Any]]:
     items, url = [], f"{stack.sim_url}api/v1/{path}"
     while url:
         body = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60).json()

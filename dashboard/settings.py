@@ -292,7 +292,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
 # Beat queues a status poll for each server with work in progress this often. Run one beat.
-VPS_POLL_SECONDS = float(os.environ.get("VPS_POLL_SECONDS", "2"))
+VPS_POLL_SECONDS = float(os.environ.get("VPS_POLL_SECONDS", "1"))
+# From this many servers with work, one sweep of the account-wide lists replaces the
+# per-server polls (its cost is the lists' pages, whatever the number of servers).
+VPS_POLL_SWEEP_SERVERS = int(os.environ.get("VPS_POLL_SWEEP_SERVERS", "10"))
+# How often an open page asks for the status of each operation it shows in progress.
+VPS_STATUS_REFRESH_SECONDS = float(os.environ.get("VPS_STATUS_REFRESH_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE = {
     "dispatch-polls": {
         "task": "snapshots_ui.tasks.dispatch_polls",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
@@ -22,7 +23,13 @@ from django.utils.translation import gettext as _
 
 from snapshots_ui import provider
 from snapshots_ui.models import AuditEvent, Operation, OperationKind, OperationState
-from snapshots_ui.selectors import PROVIDER_PROBLEM_KEY, fleet_invalidate, fleet_refresh
+from snapshots_ui.selectors import (
+    PROVIDER_PROBLEM_KEY,
+    fleet_fetch,
+    fleet_invalidate,
+    fleet_refresh,
+    fleet_store,
+)
 from snapshots_ui.statuses import Progress, restore_progress, snapshot_progress
 
 logger = logging.getLogger(__name__)
@@ -330,66 +337,144 @@ def operations_poll_server(*, server_id: int) -> list[Operation]:
         return []
     client = provider.get_client()
     now = timezone.now()
-    creates = [op for op in operations if op.kind == OperationKind.CREATE]
-    restores = [op for op in operations if op.kind == OperationKind.RESTORE]
-
-    snapshots: dict[int, provider.Snapshot] = {}
-    by_name: dict[str, provider.Snapshot] = {}
-    if creates:
-        for snapshot in client.list_snapshots(server_id=server_id):
-            if snapshot.server.id == server_id:
-                snapshots[snapshot.id] = snapshot
-                by_name[snapshot.name] = snapshot
-    server: provider.Server | None = None
-    server_gone = False
-    if restores:
-        try:
-            server = client.get_server(server_id=server_id)
-        except provider.ProviderNotFound:
-            server_gone = True
-
-    changed: list[Operation] = []
-    for operation in operations:
-        before = (operation.state, operation.snapshot_id, operation.needs_reconcile)
-        if operation.kind == OperationKind.CREATE:
-            _follow_create(operation, snapshots=snapshots, by_name=by_name, now=now)
-        elif operation.kind == OperationKind.RESTORE:
-            _follow_restore(operation, server=server, server_gone=server_gone, now=now)
-        if operation.is_active and operation.elapsed(now) > operation.stuck_after:
-            operation.state = OperationState.STUCK
-        operation.last_checked_at = now
-        operation.check_failures = 0
-        if (operation.state, operation.snapshot_id, operation.needs_reconcile) != before:
-            changed.append(operation)
-    cache.delete(PROVIDER_PROBLEM_KEY)
+    snapshots: list[provider.Snapshot] = []
+    if any(op.kind == OperationKind.CREATE for op in operations):
+        snapshots = [
+            snapshot
+            for snapshot in client.list_snapshots(server_id=server_id)
+            if snapshot.server.id == server_id
+        ]
+    servers: dict[int, provider.Server | None] = {}
+    if any(op.kind == OperationKind.RESTORE for op in operations):
+        servers[server_id] = _server_or_none(client, server_id)
+    changed = _follow(operations, snapshots=snapshots, servers=servers, now=now)
     # The cached lists are brought up to date before the outcome is recorded: a page that
     # reloads when it sees the outcome must find the new lists, never the old ones.
     if changed and fleet_refresh().is_stale:
         fleet_invalidate()
+    _record_poll(operations, changed=changed, now=now)
+    return changed
+
+
+def operations_poll_account() -> list[Operation]:
+    """Bring every active operation up to date from one reading of the account-wide lists.
+
+    Used instead of per-server polls when many servers have work: the provider's cost is then
+    the pages of its snapshot and server lists, however many servers and operations there are.
+    The lists read are also stored as the pages' cached fleet. Raises like
+    ``operations_poll_server``; returns the operations whose state changed.
+    """
+    operations = list(Operation.objects.active())
+    if not operations:
+        return []
+    now = timezone.now()
+    data = fleet_fetch()
+    servers: dict[int, provider.Server | None] = {server.id: server for server in data.servers}
+    missing = {op.server_id for op in operations if op.kind == OperationKind.RESTORE} - set(servers)
+    if missing:  # gone, or a provider whose list leaves some out: ask for each one
+        client = provider.get_client()
+        for server_id in missing:
+            servers[server_id] = _server_or_none(client, server_id)
+    changed = _follow(operations, snapshots=data.snapshots, servers=servers, now=now)
+    fleet_store(data)
+    _record_poll(operations, changed=changed, now=now)
+    return changed
+
+
+def _server_or_none(client: provider.ProviderClient, server_id: int) -> provider.Server | None:
+    """The server, or None when the provider says it no longer exists."""
+    try:
+        return client.get_server(server_id=server_id)
+    except provider.ProviderNotFound:
+        return None
+
+
+def _follow(
+    operations: list[Operation],
+    *,
+    snapshots: Iterable[provider.Snapshot],
+    servers: dict[int, provider.Server | None],
+    now: datetime,
+) -> list[Operation]:
+    """Apply what the provider reported to each operation in memory; returns the changed ones.
+
+    ``servers`` holds the servers asked about, None for one the provider no longer has.
+    """
+    by_id: dict[int, provider.Snapshot] = {}
+    by_name: dict[tuple[int, str], provider.Snapshot] = {}
+    for snapshot in snapshots:
+        by_id[snapshot.id] = snapshot
+        by_name[(snapshot.server.id, snapshot.name)] = snapshot
+    changed: list[Operation] = []
+    for operation in operations:
+        before = (operation.state, operation.snapshot_id, operation.needs_reconcile)
+        if operation.kind == OperationKind.CREATE:
+            _follow_create(operation, by_id=by_id, by_name=by_name, now=now)
+        elif operation.kind == OperationKind.RESTORE:
+            _follow_restore(
+                operation,
+                server=servers.get(operation.server_id),
+                server_gone=operation.server_id in servers and servers[operation.server_id] is None,
+                now=now,
+            )
+        if operation.is_active and operation.elapsed(now) > operation.stuck_after:
+            operation.state = OperationState.STUCK
+        if (operation.state, operation.snapshot_id, operation.needs_reconcile) != before:
+            changed.append(operation)
+    return changed
+
+
+# What following an operation may change; written back only while the operation is active.
+_FOLLOWED_FIELDS = (
+    "state",
+    "finished_at",
+    "error",
+    "needs_reconcile",
+    "snapshot_id",
+    "snapshot_created_at",
+    "provider_message",
+)
+
+
+def _record_poll(operations: list[Operation], *, changed: list[Operation], now: datetime) -> None:
+    """Save one poll's findings: one UPDATE for the unchanged, one per change with its audit
+    event. An operation that ended meanwhile (a poll that overlapped, an Admin closing it) is
+    left as it is, so no outcome is recorded twice."""
+    cache.delete(PROVIDER_PROBLEM_KEY)
+    unchanged = [op.pk for op in operations if op not in changed]
     with transaction.atomic():
-        for operation in operations:
-            operation.save()
-            if operation in changed:
+        Operation.objects.active().filter(pk__in=unchanged).update(
+            last_checked_at=now, check_failures=0
+        )
+        for operation in changed:
+            operation.last_checked_at = now
+            operation.check_failures = 0
+            fields = {name: getattr(operation, name) for name in _FOLLOWED_FIELDS}
+            updated = (
+                Operation.objects.active()
+                .filter(pk=operation.pk)
+                .update(last_checked_at=now, check_failures=0, **fields)
+            )
+            if updated:
                 _audit(
                     actor=Actor(user=None, ip=None),
                     action=f"operation.{operation.state}",
                     operation=operation,
                     detail=operation.error or operation.provider_message,
                 )
-    return changed
 
 
 def _follow_create(
     operation: Operation,
     *,
-    snapshots: dict[int, provider.Snapshot],
-    by_name: dict[str, provider.Snapshot],
-    now: timezone.datetime,
+    by_id: dict[int, provider.Snapshot],
+    by_name: dict[tuple[int, str], provider.Snapshot],
+    now: datetime,
 ) -> None:
     snapshot = (
-        snapshots.get(operation.snapshot_id)
+        by_id.get(operation.snapshot_id)
         if operation.snapshot_id is not None
-        else by_name.get(operation.snapshot_name)
+        else by_name.get((operation.server_id, operation.snapshot_name))
     )
     if snapshot is None:
         if operation.snapshot_id is not None:
@@ -420,7 +505,7 @@ def _follow_restore(
     *,
     server: provider.Server | None,
     server_gone: bool,
-    now: timezone.datetime,
+    now: datetime,
 ) -> None:
     if server_gone:
         _finish(
@@ -488,9 +573,13 @@ def operation_recheck(*, actor: Actor, operation: Operation) -> None:
     operations_poll_server(server_id=operation.server_id)
 
 
-def operations_record_check_failure(*, server_id: int, error: str) -> None:
-    """Note on each active operation of a server that the provider could not be asked."""
-    Operation.objects.active().filter(server_id=server_id).update(
+def operations_record_check_failure(*, server_id: int | None, error: str) -> None:
+    """Note on each active operation of a server (None: of every server) that the provider
+    could not be asked."""
+    operations = Operation.objects.active()
+    if server_id is not None:
+        operations = operations.filter(server_id=server_id)
+    operations.update(
         last_checked_at=timezone.now(), error=error, check_failures=F("check_failures") + 1
     )
 

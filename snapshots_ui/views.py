@@ -346,7 +346,8 @@ def snapshot_delete(request: HttpRequest, snapshot_id: int) -> HttpResponse:
 @login_required
 @permission_required(roles.VIEW, raise_exception=True)
 def operation_status(request: HttpRequest, operation_id: int) -> HttpResponse:
-    """The row of one operation. Polled every 2 s while active; HTTP 286 stops the polling."""
+    """The row of one operation. Polled every VPS_STATUS_REFRESH_SECONDS while active; HTTP
+    286 stops the polling."""
     operation = get_object_or_404(Operation, pk=operation_id)
     variant = "chip" if request.GET.get("variant") == "chip" else "row"
     response = render(

@@ -253,6 +253,65 @@ def test_poll_raises_unavailable_for_the_task_to_retry(
         services.operations_poll_server(server_id=WEB)
 
 
+def test_account_sweep_follows_every_server_from_the_two_lists(
+    seeded_simulator, actor, queued_polls, settings
+) -> None:
+    settings.VPS_SIM_CREATE_SECONDS = 0
+    settings.VPS_SIM_RESTORE_SECONDS = 0
+    create = services.snapshot_create(
+        actor=actor, server_id=12360, server_name="staging-app", name="swept"
+    )
+    restores = [
+        services.snapshot_restore(
+            actor=actor, snapshot=completed_snapshot(server_id), server_name=name
+        )
+        for server_id, name in ((WEB, "web-server-01"), (12346, "web-server-02"))
+    ]
+    controls.reset_call_counts()
+
+    changed = services.operations_poll_account()
+
+    assert sorted(op.pk for op in changed) == sorted(op.pk for op in [create, *restores])
+    for operation in (create, *restores):
+        operation.refresh_from_db()
+        assert operation.state == OperationState.SUCCEEDED
+        assert (
+            AuditEvent.objects.filter(operation=operation, action="operation.succeeded").count()
+            == 1
+        )
+    # One reading of each account-wide list (one page each here), nothing per server.
+    assert controls.call_counts()["by_endpoint"] == {
+        "GET /api/v1/snapshots/": 1,
+        "GET /api/v1/servers/": 1,
+    }
+    # What it read is the fleet the pages are served from: no further call for them.
+    fleet = selectors.fleet_get()
+    assert fleet.data is not None
+    assert any(s.name == "swept" and s.status == "completed" for s in fleet.data.snapshots)
+    assert controls.call_counts()["calls"] == 2
+
+
+def test_an_outcome_is_not_recorded_twice_when_polls_overlap(
+    seeded_simulator, actor, queued_polls, settings
+) -> None:
+    settings.VPS_SIM_CREATE_SECONDS = 0
+    operation = services.snapshot_create(
+        actor=actor, server_id=WEB, server_name="web-server-01", name="overlap"
+    )
+    services.operations_poll_account()  # a sweep records the outcome first
+
+    services.operations_poll_server(server_id=WEB)  # a poll that had already started
+    later = list(Operation.objects.filter(pk=operation.pk))
+    later[0].state = OperationState.FAILED  # what a stale reading would conclude
+    services._record_poll(later, changed=later, now=timezone.now())
+
+    operation.refresh_from_db()
+    assert operation.state == OperationState.SUCCEEDED
+    assert (
+        AuditEvent.objects.filter(operation=operation, action__startswith="operation.").count() == 1
+    )
+
+
 # --- Delete ---------------------------------------------------------------------------------
 
 

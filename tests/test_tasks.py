@@ -124,3 +124,55 @@ def test_stuck_operations_are_polled_less_often(db, monkeypatch) -> None:
 
     assert tasks.dispatch_polls() == 0
     assert queued == []
+
+
+def test_dispatch_sweeps_the_account_when_many_servers_have_work(db, monkeypatch, settings) -> None:
+    settings.VPS_POLL_SWEEP_SERVERS = 3
+    per_server: list[int] = []
+    sweeps: list[None] = []
+    monkeypatch.setattr(tasks.poll_server, "delay", per_server.append)
+    monkeypatch.setattr(tasks.poll_account, "delay", lambda: sweeps.append(None))
+    for server_id in (101, 102):
+        OperationFactory(server_id=server_id)
+    assert tasks.dispatch_polls() == 2
+    assert sweeps == []
+
+    OperationFactory(server_id=103)
+    for server_id in (101, 102):
+        tasks.cache.delete(tasks._poll_lock(server_id))  # those polls have ended
+    Operation.objects.update(last_checked_at=None)
+
+    assert tasks.dispatch_polls() == 1
+    assert tasks.dispatch_polls() == 0  # the sweep queued covers every server
+    assert sweeps == [None]
+    assert sorted(per_server) == [101, 102]
+
+
+def test_a_worker_sweeping_the_account_follows_every_operation_to_its_end(
+    seeded_simulator, own_worker, actor, settings, monkeypatch
+) -> None:
+    settings.VPS_SIM_CREATE_SECONDS = 2
+    settings.VPS_SIM_RESTORE_SECONDS = 2
+    # Only beat's dispatch follows these operations (not the first poll an action queues).
+    monkeypatch.setattr(tasks, "dispatch_server_poll", lambda server_id: False)
+    client = provider.get_client()
+    operations = [
+        services.snapshot_create(
+            actor=actor, server_id=12360, server_name="staging-app", name="swept"
+        )
+    ]
+    for server_id, name in ((WEB, "web-server-01"), (12346, "web-server-02")):
+        snapshot = next(
+            s for s in client.list_snapshots(server_id=server_id) if s.status == "completed"
+        )
+        operations.append(
+            services.snapshot_restore(actor=actor, snapshot=snapshot, server_name=name)
+        )
+    controls.reset_call_counts()
+    own_worker(VPS_POLL_SWEEP_SERVERS="2").start()
+
+    assert wait_until(lambda: all(state_of(op) == OperationState.SUCCEEDED for op in operations)), [
+        state_of(op) for op in operations
+    ]
+    # Followed from the account-wide lists: no server was asked about one by one.
+    assert controls.call_counts()["by_endpoint"].get("GET /api/v1/servers/{id}/", 0) == 0

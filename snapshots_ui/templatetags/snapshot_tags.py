@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from django import template
+from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import formats, timezone
 from django.utils.html import format_html
@@ -79,3 +80,9 @@ def snapshot_done(status: str) -> bool:
 @register.filter
 def snapshot_running(status: str) -> bool:
     return snapshot_progress(status) is Progress.IN_PROGRESS
+
+
+@register.simple_tag
+def status_refresh_every() -> str:
+    """The interval, in htmx's syntax, at which an open page asks for a running status."""
+    return f"{settings.VPS_STATUS_REFRESH_SECONDS:g}s"
