@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
@@ -310,6 +312,32 @@ def test_an_outcome_is_not_recorded_twice_when_polls_overlap(
     assert (
         AuditEvent.objects.filter(operation=operation, action__startswith="operation.").count() == 1
     )
+
+
+def test_a_sweep_costs_the_same_queries_for_3_or_30_operations(
+    seeded_simulator,
+    actor,
+    queued_polls,
+    settings,
+    django_assert_max_num_queries,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.VPS_SIM_CREATE_SECONDS = 3600
+    from tests.factories import OperationFactory
+
+    def running(count: int) -> None:
+        for _ in range(count):
+            OperationFactory(server_id=WEB, snapshot_id=None, needs_reconcile=False)
+
+    running(3)
+    services.operations_poll_account()
+    with CaptureQueriesContext(connection) as few:
+        services.operations_poll_account()
+    running(27)
+    services.operations_poll_account()
+
+    with django_assert_max_num_queries(len(few)):
+        services.operations_poll_account()
+    assert Operation.objects.active().filter(last_checked_at__isnull=False).count() == 30
 
 
 # --- Delete ---------------------------------------------------------------------------------

@@ -1800,3 +1800,47 @@ def test_page_queries_do_not_grow_with_operations(
         assert response.content.decode().count('class="chip chip-in_progress"') == running
     elif path == "/activity/":
         assert response.content.decode().count("<td>Create snapshot</td>") == 33
+
+
+def test_fleet_page_queries_do_not_grow_with_servers(
+    seeded_simulator: RunningSimulator,
+    client: Client,
+    viewer: User,
+    django_assert_max_num_queries,  # type: ignore[no-untyped-def]
+) -> None:
+    from provider_sim.seed import seed_bulk
+
+    client.force_login(viewer)
+    _operations_everywhere(3)
+    selectors.fleet_get()
+    with CaptureQueriesContext(connection) as few:
+        client.get("/")
+    seed_bulk(300, 1)
+    selectors.fleet_invalidate()
+    selectors.fleet_get()
+
+    with django_assert_max_num_queries(len(few)):
+        response = client.get("/")
+
+    assert response.status_code == 200
+    assert f"{len(DEMO_SERVERS) + 300} servers at the provider." in page_text(response)
+    assert len(fleet_rows(response)) == 100  # the first page of them
+
+
+def test_status_partial_costs_a_fixed_handful_of_queries(
+    client: Client,
+    viewer: User,
+    django_assert_max_num_queries,  # type: ignore[no-untyped-def]
+) -> None:
+    client.force_login(viewer)
+    _operations_everywhere(30)
+    operation = Operation.objects.active().first()
+    assert operation is not None
+    client.get(f"/operations/{operation.pk}/", headers={"HX-Request": "true"})
+
+    # Session, user, permissions (2), two-factor device and policy, the operation.
+    with django_assert_max_num_queries(7):
+        response = client.get(f"/operations/{operation.pk}/", headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    assert f'id="operation-{operation.pk}"' in response.content.decode()
