@@ -88,6 +88,10 @@ class Deadlines:
 def main() -> int:
     from playwright.sync_api import expect, sync_playwright
 
+    if not Path(CHROMIUM).exists():
+        print(f"propagation.py needs Debian's Chromium at {CHROMIUM} (apt-get install chromium);"
+              " not run.")  # fmt: skip
+        return 1
     create_servers, creates_each, restore_servers = (2, 3, 2) if smoke_mode() else (5, 4, 6)
     with running_stack(
         create_seconds=OPERATION_SECONDS, restore_seconds=OPERATION_SECONDS
@@ -165,11 +169,12 @@ def main() -> int:
             print(f"  {kind:<8} {summary_ms(values)}")
     print(f"  all      {summary_ms(every)}   max {max(every) * 1000:.0f} ms")
     p95 = percentile(every, 0.95)
-    verdict = "met" if p95 <= TARGET_P95 and len(every) >= 20 else "MISSED"
-    if len(every) < 20:
-        verdict += " (fewer than 20 operations: smoke run)" if smoke_mode() else ""
+    if len(every) >= 20:
+        verdict = "met" if p95 <= TARGET_P95 else "MISSED"
+    else:  # a smoke run: too few operations to judge a p95 by
+        verdict = f"{'within' if p95 <= TARGET_P95 else 'over'} it; the target asks for a full run"
     print(f"  p95 {p95:.2f} s over {len(every)} operations "
-          f"(target <= {TARGET_P95:.0f} s, n >= 20): {verdict}")  # fmt: skip
+          f"(target <= {TARGET_P95:.0f} s over >= 20): {verdict}")  # fmt: skip
     if len(every) < len(operations):
         print(f"  {len(operations) - len(every)} operations never shown finished: MISSED")
         return 1

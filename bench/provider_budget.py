@@ -27,7 +27,7 @@ from bench.harness import (
 )
 
 CACHE_SECONDS = 15
-POLL_SECONDS = 2
+POLL_SECONDS = 1  # the default period (VPS_POLL_SECONDS)
 
 
 def reloading_browsers(stack, sessions, seconds: float, every: float = 3.0) -> int:  # type: ignore[no-untyped-def]

@@ -10,7 +10,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["page_latency.py", "provider_budget.py", "load_polling.py"]
+BENCHMARKS = [
+    "page_latency.py",  # 1. page vs provider latency
+    "propagation.py",  # 2. status propagation to an open page
+    "provider_budget.py",  # 3. provider-call budget
+    "throughput.py",  # 4. status partial vs a bare view
+    "fleet_scale.py",  # 5. fleet page at 50, 200, 1000 servers
+    "worker_scale.py",  # 5. one worker, 1,000 operations on 200 servers
+    "load_polling.py",  # 100 browsers polling
+]
 
 
 def main() -> int:
