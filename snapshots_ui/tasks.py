@@ -139,18 +139,22 @@ def _poll(task, *, lock: str, poll, server_id: int | None) -> None:  # type: ign
     cache.delete(lock)
 
 
+# Retried without limit, but only while the provider is unavailable (see ``_poll``).
+POLL_TASK_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "ignore_result": True,
+    "soft_time_limit": POLL_SOFT_TIME_LIMIT,
+    "time_limit": POLL_TIME_LIMIT,
+    "max_retries": None,
+}
+
+
 def _polled(server_id: int | None) -> str:
     return "every server" if server_id is None else f"server {server_id}"
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    ignore_result=True,
-    soft_time_limit=POLL_SOFT_TIME_LIMIT,
-    time_limit=POLL_TIME_LIMIT,
-    max_retries=None,
-)
+@shared_task(**POLL_TASK_OPTIONS)
 def poll_server(self, server_id: int) -> None:  # type: ignore[no-untyped-def]
     """Follow one server's operations once."""
     _poll(
@@ -161,14 +165,7 @@ def poll_server(self, server_id: int) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    ignore_result=True,
-    soft_time_limit=POLL_SOFT_TIME_LIMIT,
-    time_limit=POLL_TIME_LIMIT,
-    max_retries=None,
-)
+@shared_task(**POLL_TASK_OPTIONS)
 def poll_account(self) -> None:  # type: ignore[no-untyped-def]
     """Follow every operation from the account-wide lists once; queue the next sweep at once
     when this one took longer than the period and work remains."""
