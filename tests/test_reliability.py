@@ -50,8 +50,27 @@ def all_at_once(action: Callable[[], requests.Response], count: int) -> list[int
     return statuses
 
 
-def test_concurrent_identical_creates_start_exactly_one(
-    seeded_simulator, live_server, client, operator, monkeypatch
+@pytest.mark.parametrize(
+    ("path", "form", "endpoint", "kind"),
+    [
+        pytest.param(
+            f"/servers/{WEB}/snapshots/",
+            {"name": "double-click", "description": ""},
+            "POST /api/v1/snapshots/",
+            OperationKind.CREATE,
+            id="identical creates",
+        ),
+        pytest.param(
+            "/snapshots/801/restore/",
+            {"confirm_name": "web-server-01"},
+            "POST /api/v1/snapshots/{id}/restore/",
+            OperationKind.RESTORE,
+            id="restores of one server",
+        ),
+    ],
+)
+def test_concurrent_submissions_start_exactly_one(
+    seeded_simulator, live_server, client, operator, monkeypatch, path, form, endpoint, kind
 ) -> None:
     monkeypatch.setattr("snapshots_ui.tasks.dispatch_server_poll", lambda server_id: None)
     session = logged_in_session(live_server, client, operator)
@@ -59,41 +78,14 @@ def test_concurrent_identical_creates_start_exactly_one(
 
     statuses = all_at_once(
         lambda: session.post(
-            f"{live_server.url}/servers/{WEB}/snapshots/",
-            data={"name": "double-click", "description": ""},
-            allow_redirects=False,
-            timeout=60,
+            f"{live_server.url}{path}", data=form, allow_redirects=False, timeout=60
         ),
         CONCURRENT_SUBMISSIONS,
     )
 
-    creates = controls.call_counts()["by_endpoint"].get("POST /api/v1/snapshots/", 0)
-    assert creates == 1
+    assert controls.call_counts()["by_endpoint"].get(endpoint, 0) == 1
     assert Counter(statuses) == {302: 1, 400: CONCURRENT_SUBMISSIONS - 1}
-    assert Operation.objects.filter(kind=OperationKind.CREATE).count() == 1
-
-
-def test_concurrent_restores_of_one_server_start_exactly_one(
-    seeded_simulator, live_server, client, operator, monkeypatch
-) -> None:
-    monkeypatch.setattr("snapshots_ui.tasks.dispatch_server_poll", lambda server_id: None)
-    session = logged_in_session(live_server, client, operator)
-    controls.reset_call_counts()
-
-    statuses = all_at_once(
-        lambda: session.post(
-            f"{live_server.url}/snapshots/801/restore/",
-            data={"confirm_name": "web-server-01"},
-            allow_redirects=False,
-            timeout=60,
-        ),
-        CONCURRENT_SUBMISSIONS,
-    )
-
-    restores = controls.call_counts()["by_endpoint"].get("POST /api/v1/snapshots/{id}/restore/", 0)
-    assert restores == 1
-    assert Counter(statuses) == {302: 1, 400: CONCURRENT_SUBMISSIONS - 1}
-    assert Operation.objects.filter(kind=OperationKind.RESTORE).count() == 1
+    assert Operation.objects.filter(kind=kind).count() == 1
 
 
 # --- Hostile and malformed input: a clear answer, zero provider calls, nothing written ------
