@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from snapshots_ui import provider, roles, selectors, services
 from snapshots_ui.client_ip import client_ip
@@ -602,6 +602,9 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     )
 
 
+PENDING_TOTP_KEY_SESSION_KEY = "two_factor_pending_key"
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
@@ -621,14 +624,19 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             "snapshots_ui/two_factor_setup.html",
             {"enabled": True, "required": two_factor_required(user)},
         )
-    device, _created = TOTPDevice.objects.get_or_create(
-        user=user, confirmed=False, defaults={"name": "Authenticator app"}
-    )
+    # The key shown is kept in the session until a code confirms it: opening the page
+    # writes no device, and reloading it shows the same code to scan.
+    key = request.session.setdefault(PENDING_TOTP_KEY_SESSION_KEY, default_key())
+    device = TOTPDevice(user=user, name="Authenticator app", key=key, confirmed=False)
     form = TwoFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        device, _created = TOTPDevice.objects.update_or_create(
+            user=user, confirmed=False, defaults={"key": key, "name": device.name}
+        )
         if device.verify_token(form.cleaned_data["code"]):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            del request.session[PENDING_TOTP_KEY_SESSION_KEY]
             otp_login(request, device)
             messages.success(request, _("Two-factor login is on. Keep your phone safe."))
             return redirect(_safe_next(request))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
+from base64 import b32decode
 from pathlib import Path
 
 import pytest
@@ -263,19 +265,27 @@ def test_policy_sends_operators_to_set_up_an_authenticator_but_not_viewers(
     assert viewer_client.get("/").status_code == 200
 
 
-def test_setting_up_an_authenticator(operator) -> None:
+def test_setting_up_an_authenticator(operator, settings) -> None:
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # a person retrying waits longer than this test
     client = Client()
     log_in_through_the_page(client, "omar")
 
     page = client.get("/account/two-factor/")
     assert page.status_code == 200
     assert 'src="data:image/svg+xml' in page.content.decode()
-    device = TOTPDevice.objects.get(user=operator, confirmed=False)
+    secret = re.search(r'<p class="mono secret">([A-Z2-7]+)</p>', page.content.decode())[1]
+    assert not TOTPDevice.objects.exists()  # looking at the page writes nothing
+    assert secret in client.get("/account/two-factor/").content.decode()  # same key on reload
+    typed_into_the_app = TOTPDevice(key=b32decode(secret).hex())
 
-    done = client.post("/account/two-factor/", {"code": current_code(device), "next": "/"})
+    wrong = client.post("/account/two-factor/", {"code": "000000", "next": "/"})
+    assert wrong.status_code == 400
+    done = client.post(
+        "/account/two-factor/", {"code": current_code(typed_into_the_app), "next": "/"}
+    )
 
     assert done.status_code == 302
-    device.refresh_from_db()
+    device = TOTPDevice.objects.get(user=operator)
     assert device.confirmed
     assert client.get("/").status_code == 200  # this session is verified already
 
