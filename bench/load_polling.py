@@ -1,7 +1,7 @@
 """Load: 100 logged-in browsers polling live status for 60 s while operations run.
 
 Each browser watches one server page (its in-progress operations' status partials, every
-2 s, as htmx does). Reports requests, errors and latency, and the provider calls received
+1.5 s, as htmx does). Reports requests, errors and latency, and the provider calls received
 compared with the same window watched by a single browser. Targets: no errors, and no more
 provider calls than with one browser (within one poll cycle).
 

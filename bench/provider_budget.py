@@ -2,9 +2,11 @@
 
 Counts the calls the simulator receives over a window with (a) nothing in progress and 1,
 then 10 browsers reloading the fleet page; (b) 20 operations in progress on 5 servers and 1
-browser; (c) the same with 10 browsers. Targets: (a) no more than one refresh per cache
-period, the same with 10 browsers as with 1; (c) the same as (b); polling calls per cycle
-bounded by the servers with work in progress.
+browser; (c) the same with 10 browsers; (d) 20 more servers with one operation each, 10
+browsers (past ``VPS_POLL_SWEEP_SERVERS``: one sweep of the account-wide lists per cycle).
+Targets: (a) no more than one refresh per cache period, the same with 10 browsers as with 1;
+(c) the same as (b); polling calls per cycle bounded by the servers with work in progress,
+or (d) by the pages of the account-wide lists.
 
     python bench/provider_budget.py [--smoke]
 """
@@ -28,6 +30,7 @@ from bench.harness import (
 
 CACHE_SECONDS = 15
 POLL_SECONDS = 1  # the default period (VPS_POLL_SECONDS)
+PAGE_SIZE = 50  # the simulator's (VPS_SIM_PAGE_SIZE)
 
 
 def reloading_browsers(stack, sessions, seconds: float, every: float = 3.0) -> int:  # type: ignore[no-untyped-def]
@@ -75,6 +78,18 @@ def main() -> int:
         busy_10 = window(
             stack, lambda: browsers_polling(stack, sessions=ten, watch=watch, seconds=seconds)
         )
+        # Twenty more servers with work: past VPS_POLL_SWEEP_SERVERS, one sweep of the
+        # account-wide lists replaces the per-server polls.
+        more, more_servers = start_creates(stack, admin, servers=20, per_server=1)
+        time.sleep(POLL_SECONDS * 2)
+        swept = [[*ops, more[i]] for i, ops in enumerate(watch * 4)]
+        sweep_10 = window(
+            stack, lambda: browsers_polling(stack, sessions=ten, watch=swept, seconds=seconds)
+        )
+        list_pages = sum(
+            math.ceil(stack.api(path).json()["count"] / PAGE_SIZE)
+            for path in ("snapshots/", "servers/")
+        )
 
     # One refresh per cache period the window touches (a window need not start on a period).
     refreshes_allowed = math.ceil(seconds / CACHE_SECONDS) + 1
@@ -103,6 +118,13 @@ def main() -> int:
         f"  (c) {len(operations)} operations on {len(servers)} servers, 10 browsers: {busy_10:4d} "
         f"calls; (c) - (b) = {busy_10 - busy_1:+d}, target 0 within one poll cycle "
         f"(±{one_cycle}): {verdict(abs(busy_10 - busy_1) <= one_cycle)}"
+    )
+    busy_servers = len(servers) + len(more_servers)
+    print(
+        f"  (d) {len(operations) + len(more)} operations on {busy_servers} servers, 10 browsers: "
+        f"{sweep_10:4d} calls = {sweep_10 / cycles:.1f} per poll cycle; bound: the lists' "
+        f"{list_pages} pages, not {busy_servers} servers: "
+        f"{verdict(sweep_10 <= cycles * list_pages + refreshes_allowed * 2)}"
     )
     return 0
 

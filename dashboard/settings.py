@@ -297,7 +297,7 @@ VPS_POLL_SECONDS = float(os.environ.get("VPS_POLL_SECONDS", "1"))
 # per-server polls (its cost is the lists' pages, whatever the number of servers).
 VPS_POLL_SWEEP_SERVERS = int(os.environ.get("VPS_POLL_SWEEP_SERVERS", "10"))
 # How often an open page asks for the status of each operation it shows in progress.
-VPS_STATUS_REFRESH_SECONDS = float(os.environ.get("VPS_STATUS_REFRESH_SECONDS", "2"))
+VPS_STATUS_REFRESH_SECONDS = float(os.environ.get("VPS_STATUS_REFRESH_SECONDS", "1.5"))
 CELERY_BEAT_SCHEDULE = {
     "dispatch-polls": {
         "task": "snapshots_ui.tasks.dispatch_polls",

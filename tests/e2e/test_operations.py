@@ -1,7 +1,7 @@
 """Creating, restoring and deleting snapshots in Chromium, followed live to the end.
 
 The real Celery worker (with beat) polls the simulator every second and the page polls its
-operation rows every 2 s. "Without a reload" is checked with a marker set on the loaded
+operation rows every 1.5 s. "Without a reload" is checked with a marker set on the loaded
 document, which any reload or navigation drops.
 """
 
@@ -58,7 +58,7 @@ def _expect_finished(page, operation: Operation) -> None:  # type: ignore[no-unt
 def _finish_right_after_a_poll(tab, operation: Operation) -> None:  # type: ignore[no-untyped-def]
     """Let the simulator finish the operation just after the page's poll was answered.
 
-    Left to finish on its own after 2 s, an operation ends in step with the page's 2 s polling,
+    Left to finish on its own after 2 s, an operation ends in step with the page's polling,
     and the page then often polls in the instant between the worker recording the outcome and
     the worker refreshing the cached server list: the race that the last test of this module
     pins down. Finishing just after a poll, the worker (every second) records the outcome well
@@ -266,7 +266,7 @@ def test_only_pages_with_an_operation_in_progress_make_requests_after_loading(
     expect(idle_fleet.page.locator("#fleet-table")).to_contain_text("web-server-02")
     watched = [*quiet, (busy, len(busy.requests)), (fleet, len(fleet.requests))]
     watched.append((idle_fleet, len(idle_fleet.requests)))
-    busy.page.wait_for_timeout(3000)  # a window longer than the 2 s polling interval
+    busy.page.wait_for_timeout(3000)  # a window longer than the 1.5 s polling interval
     assert [tab.requests[seen:] for tab, seen in watched] == [[]] * len(watched)
     assert [tab.errors for tab, _ in watched] == [[]] * len(watched)
 
@@ -286,7 +286,7 @@ def test_the_list_reloaded_after_a_create_shows_it_completed_with_a_slow_provide
     # The provider is slow to list its servers: twice it answers 503 after 1.8 s (each time
     # within the worker's read timeout), and the client's retries get the list on the third
     # try, about 4 s later. The worker's refresh after the operation finished is the next
-    # call that lists them, so the page polls (every 2 s) while that refresh is under way.
+    # call that lists them, so the page polls (every 1.5 s) while that refresh is under way.
     controls.add_fault(
         method="GET", path_contains="/servers/", status=503, latency_ms=1800, times=2
     )
