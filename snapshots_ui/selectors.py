@@ -7,13 +7,15 @@ with its age, so pages still render.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -31,6 +33,7 @@ FLEET_KEY = "fleet:v1"
 FLEET_FRESH_KEY = "fleet:v1:fresh"
 FLEET_INVALID_KEY = "fleet:v1:invalid"
 FLEET_REFRESH_LOCK = "fleet:v1:refreshing"
+FLEET_WRITE_LOCK = "fleet:v1:writing"
 # Changes with every store: a process keeps the lists it last read while this stays the same.
 FLEET_VERSION_KEY = "fleet:v1:version"
 PROVIDER_PROBLEM_KEY = "provider:problem"
@@ -44,6 +47,31 @@ class FleetData:
     servers: tuple[provider.Server, ...]
     snapshots: tuple[provider.Snapshot, ...]
     fetched_at: datetime
+    # A new one each time the lists are stored, whether read whole or brought up to date.
+    revision: str = ""
+
+    def knows_server(self, server_id: int) -> bool:
+        return any(server.id == server_id for server in self.servers)
+
+    def server(self, server_id: int) -> provider.Server:
+        return next(server for server in self.servers if server.id == server_id)
+
+    def with_server(self, server: provider.Server) -> FleetData:
+        servers = tuple(server if s.id == server.id else s for s in self.servers)
+        return replace(self, servers=servers)
+
+    def with_server_snapshots(
+        self, server_id: int, snapshots: Iterable[provider.Snapshot]
+    ) -> FleetData:
+        others = tuple(s for s in self.snapshots if s.server.id != server_id)
+        return replace(self, snapshots=others + tuple(snapshots))
+
+    def with_snapshot(self, snapshot: provider.Snapshot) -> FleetData:
+        others = tuple(s for s in self.snapshots if s.id != snapshot.id)
+        return replace(self, snapshots=(*others, snapshot))
+
+    def without_snapshot(self, snapshot_id: int) -> FleetData:
+        return replace(self, snapshots=tuple(s for s in self.snapshots if s.id != snapshot_id))
 
 
 @dataclass(frozen=True)
@@ -114,12 +142,55 @@ def fleet_fetch() -> FleetData:
         )
 
 
-def fleet_store(data: FleetData) -> None:
-    """Keep freshly read lists as the fleet every page is served from."""
-    cache.set(FLEET_KEY, data, timeout=None)
-    cache.set(FLEET_VERSION_KEY, uuid.uuid4().hex, timeout=None)  # after the data it names
+def fleet_store(data: FleetData) -> FleetData:
+    """Keep freshly read lists as the fleet every page is served from; returns them as
+    stored."""
+    with _fleet_write_lock():
+        stored = _store(data)
     cache.set(FLEET_FRESH_KEY, True, timeout=settings.VPS_CACHE_SECONDS)
     cache.delete_many([FLEET_INVALID_KEY, PROVIDER_PROBLEM_KEY])
+    return stored
+
+
+def fleet_update(*, server_id: int, change: Callable[[FleetData], FleetData]) -> None:
+    """Apply to the stored lists a change the provider has just told us about (its answer to
+    an action, or one server's lists read by a poll), so that the next page shows it without
+    reading every list again. Where the lists are missing, already out of date or do not
+    know the server, the next read asks the provider instead."""
+    with _fleet_write_lock() as locked:
+        data: FleetData | None = cache.get(FLEET_KEY)
+        if (
+            locked
+            and data is not None
+            and data.knows_server(server_id)
+            and not cache.get(FLEET_INVALID_KEY)
+        ):
+            _store(change(data))
+            return
+    fleet_invalidate()
+
+
+def _store(data: FleetData) -> FleetData:
+    data = replace(data, revision=uuid.uuid4().hex)
+    cache.set(FLEET_KEY, data, timeout=None)
+    cache.set(FLEET_VERSION_KEY, data.revision, timeout=None)  # after the data it names
+    return data
+
+
+@contextlib.contextmanager
+def _fleet_write_lock(wait: float = 2.0) -> Iterator[bool]:
+    """Serialise writes of the stored lists (a read-modify-write would lose another's);
+    yields whether the lock was had within ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while not (locked := cache.add(FLEET_WRITE_LOCK, True, timeout=10)):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    try:
+        yield locked
+    finally:
+        if locked:
+            cache.delete(FLEET_WRITE_LOCK)
 
 
 def fleet_invalidate() -> None:
@@ -144,8 +215,7 @@ def fleet_refresh() -> FleetView:
         # Do not hammer a failing provider: try again after a short pause.
         cache.set(FLEET_FRESH_KEY, True, timeout=min(5, settings.VPS_CACHE_SECONDS))
         return FleetView(data=previous, problem=exc.message, token_rejected=token_rejected)
-    fleet_store(data)
-    return FleetView(data=data)
+    return FleetView(data=fleet_store(data))
 
 
 def _refresh_holding_the_lock() -> None:

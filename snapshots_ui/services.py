@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -25,10 +25,11 @@ from snapshots_ui import provider
 from snapshots_ui.models import AuditEvent, Operation, OperationKind, OperationState
 from snapshots_ui.selectors import (
     PROVIDER_PROBLEM_KEY,
+    FleetData,
     fleet_fetch,
     fleet_invalidate,
-    fleet_refresh,
     fleet_store,
+    fleet_update,
 )
 from snapshots_ui.statuses import Progress, restore_progress, snapshot_progress
 
@@ -198,7 +199,7 @@ def snapshot_create(
             detail=result.message,
         )  # fmt: skip
         _queue_poll(server_id)
-    fleet_invalidate()
+    fleet_update(server_id=server_id, change=lambda fleet: fleet.with_snapshot(result.snapshot))
     return operation
 
 
@@ -256,7 +257,12 @@ def snapshot_restore(*, actor: Actor, snapshot: provider.Snapshot, server_name: 
             detail=result.message,
         )  # fmt: skip
         _queue_poll(server_id)
-    fleet_invalidate()
+    fleet_update(
+        server_id=server_id,
+        change=lambda fleet: fleet.with_server(
+            replace(fleet.server(server_id), status=result.server_status)
+        ),
+    )
     return operation
 
 
@@ -306,7 +312,7 @@ def snapshot_delete(*, actor: Actor, snapshot: provider.Snapshot, server_name: s
         operation.provider_message = message
         operation.save()
         _audit(actor=actor, action="snapshot.delete.done", operation=operation, detail=message)
-    fleet_invalidate()
+    fleet_update(server_id=server_id, change=lambda fleet: fleet.without_snapshot(snapshot.id))
     return operation
 
 
@@ -337,7 +343,7 @@ def operations_poll_server(*, server_id: int) -> list[Operation]:
         return []
     client = provider.get_client()
     now = timezone.now()
-    snapshots: list[provider.Snapshot] = []
+    snapshots: list[provider.Snapshot] | None = None
     if any(op.kind == OperationKind.CREATE for op in operations):
         snapshots = [
             snapshot
@@ -347,13 +353,33 @@ def operations_poll_server(*, server_id: int) -> list[Operation]:
     servers: dict[int, provider.Server | None] = {}
     if any(op.kind == OperationKind.RESTORE for op in operations):
         servers[server_id] = _server_or_none(client, server_id)
-    changed = _follow(operations, snapshots=snapshots, servers=servers, now=now)
-    # The cached lists are brought up to date before the outcome is recorded: a page that
-    # reloads when it sees the outcome must find the new lists, never the old ones.
-    if changed and fleet_refresh().is_stale:
-        fleet_invalidate()
+    changed = _follow(operations, snapshots=snapshots or [], servers=servers, now=now)
+    if changed:
+        # The stored lists take what was just read before the outcome is recorded: a page
+        # that reloads when it sees the outcome must find the new lists, never the old ones.
+        _fleet_take_server_reading(server_id, snapshots=snapshots, servers=servers)
     _record_poll(operations, changed=changed, now=now)
     return changed
+
+
+def _fleet_take_server_reading(
+    server_id: int,
+    *,
+    snapshots: list[provider.Snapshot] | None,
+    servers: dict[int, provider.Server | None],
+) -> None:
+    """Put one server's freshly read snapshots and state into the stored lists."""
+    if server_id in servers and servers[server_id] is None:
+        fleet_invalidate()  # the server is gone: let the next read find out what else is
+        return
+
+    def change(fleet: FleetData) -> FleetData:
+        if snapshots is not None:
+            fleet = fleet.with_server_snapshots(server_id, snapshots)
+        server = servers.get(server_id)
+        return fleet.with_server(server) if server is not None else fleet
+
+    fleet_update(server_id=server_id, change=change)
 
 
 def operations_poll_account() -> list[Operation]:

@@ -94,14 +94,14 @@ FLEET_TABLE_CACHE_SECONDS = 30
 def _fleet_table_html(request: HttpRequest, fleet_view: selectors.FleetView, query: str) -> str:
     """The server table, rendered once per change and shared by every viewer for a while.
 
-    The key holds everything the table shows: the provider data's age, the operations in
+    The key holds everything the table shows: the provider data's revision, the operations in
     progress, the filter, the page and the language. Relative times in it are at most
     FLEET_TABLE_CACHE_SECONDS old; the operation chips update themselves.
     """
     active = list(Operation.objects.active().values_list("pk", "state"))
     page_number = request.GET.get("page", "1")[:12]
-    fetched = fleet_view.data.fetched_at.isoformat() if fleet_view.data else "none"
-    key_source = f"{fetched}|{active}|{query}|{page_number}|{get_language()}|{fleet_view.is_stale}"
+    revision = fleet_view.data.revision if fleet_view.data else "none"
+    key_source = f"{revision}|{active}|{query}|{page_number}|{get_language()}|{fleet_view.is_stale}"
     key = "fleet-table:" + hashlib.sha256(key_source.encode()).hexdigest()
     html = cache.get(key)
     if html is None:

@@ -340,6 +340,52 @@ def test_a_sweep_costs_the_same_queries_for_3_or_30_operations(
     assert Operation.objects.active().filter(last_checked_at__isnull=False).count() == 30
 
 
+def test_actions_and_polls_bring_the_stored_lists_up_to_date_without_reading_them_again(
+    seeded_simulator, actor, queued_polls, settings
+) -> None:
+    settings.VPS_SIM_CREATE_SECONDS = 0
+    selectors.fleet_get()
+    controls.reset_call_counts()
+
+    services.snapshot_create(
+        actor=actor, server_id=WEB, server_name="web-server-01", name="told-by-the-answer"
+    )
+    shown = {s.name: s.status for s in selectors.fleet_get().data.snapshots}
+    assert shown["told-by-the-answer"] == "in_progress"
+    services.operations_poll_server(server_id=WEB)  # it has completed meanwhile
+    shown = {s.name: s.status for s in selectors.fleet_get().data.snapshots}
+    assert shown["told-by-the-answer"] == "completed"
+    restore = services.snapshot_restore(
+        actor=actor, snapshot=stored_snapshot(server_id=12346), server_name="web-server-02"
+    )
+    assert selectors.fleet_get().data.server(12346).status == "restoring"
+    services.snapshot_delete(
+        actor=actor, snapshot=stored_snapshot(name="told-by-the-answer"), server_name=""
+    )
+
+    # The action calls themselves and the one poll; no list of every server or snapshot.
+    assert controls.call_counts()["by_endpoint"] == {
+        "POST /api/v1/snapshots/": 1,
+        "GET /api/v1/snapshots/": 1,  # the poll's list of one server
+        "POST /api/v1/snapshots/{id}/restore/": 1,
+        "DELETE /api/v1/snapshots/{id}/": 1,
+    }
+    fleet = selectors.fleet_get().data
+    assert {s.id for s in fleet.snapshots} == set(SimSnapshot.objects.values_list("id", flat=True))
+    assert restore.state == OperationState.IN_PROGRESS
+
+
+def stored_snapshot(*, server_id: int | None = None, name: str | None = None) -> provider.Snapshot:
+    """A completed snapshot as the pages know it (no provider call)."""
+    return next(
+        s
+        for s in selectors.fleet_get().data.snapshots
+        if s.status == "completed"
+        and s.server.id == (server_id or s.server.id)
+        and s.name == (name or s.name)
+    )
+
+
 # --- Delete ---------------------------------------------------------------------------------
 
 

@@ -973,7 +973,7 @@ def test_after_a_create_the_server_page_shows_it_in_progress(
     assert f"Snapshot “watch-me” of {WEB_NAME} started." in text
     assert "This may take 3-10 minutes" in text
     assert f'id="operation-{operation.pk}"' in response.content.decode()
-    assert 'hx-trigger="every 2s"' in response.content.decode()
+    assert 'hx-trigger="every 1.5s"' in response.content.decode()
     assert "3 of 5 snapshots used" in text  # the list was refreshed after the create
 
 
@@ -1547,7 +1547,11 @@ def test_provider_refusing_a_delete_is_shown_in_its_own_words(
 # --- Live status of one operation -----------------------------------------------------------------
 
 
-def test_an_operation_in_progress_keeps_polling(db: None, client: Client, viewer: User) -> None:
+@pytest.mark.parametrize(("seconds", "trigger"), [(1.5, "every 1.5s"), (2, "every 2s")])
+def test_an_operation_in_progress_keeps_polling(
+    db: None, client: Client, viewer: User, settings, seconds: float, trigger: str
+) -> None:
+    settings.VPS_STATUS_REFRESH_SECONDS = seconds
     operation = OperationFactory(snapshot_name="live-one")
     client.force_login(viewer)
 
@@ -1556,7 +1560,7 @@ def test_an_operation_in_progress_keeps_polling(db: None, client: Client, viewer
     body = response.content.decode()
     assert response.status_code == 200
     assert body.strip().startswith(f'<li id="operation-{operation.pk}"')
-    assert 'hx-trigger="every 2s"' in body
+    assert f'hx-trigger="{trigger}"' in body
     assert f'hx-get="/operations/{operation.pk}/"' in body
     assert "live-one" in body
     assert "HX-Trigger" not in response
@@ -1608,7 +1612,7 @@ def test_chip_variant(db: None, client: Client, viewer: User) -> None:
     assert live.status_code == 200
     assert live.content.decode().strip().startswith(f'<span id="operation-chip-{running.pk}"')
     assert f'hx-get="/operations/{running.pk}/?variant=chip"' in live.content.decode()
-    assert 'hx-trigger="every 2s"' in live.content.decode()
+    assert 'hx-trigger="every 1.5s"' in live.content.decode()
     assert "<li" not in live.content.decode()
     assert over.status_code == 286
     assert f'id="operation-chip-{done.pk}"' in over.content.decode()

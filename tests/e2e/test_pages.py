@@ -4,9 +4,11 @@ provider-outage banner, a clean console, and a screenshot of every page."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -121,13 +123,16 @@ def test_a_provider_outage_shows_the_banner_and_the_last_data(open_tab, viewer, 
     expect(page.locator("#fleet-table")).to_contain_text("web-server-01")
     expect(page.locator("#provider-banner")).to_have_count(0)
 
+    # What the provider said two minutes ago is all there is when it stops answering.
+    stored = cache.get(selectors.FLEET_KEY)
+    selectors.fleet_store(replace(stored, fetched_at=stored.fetched_at - timedelta(minutes=2)))
     controls.add_fault(path_contains="/api/v1/", status=503)
     selectors.fleet_invalidate()
     page.reload()
 
     banner = page.locator("#provider-banner")
     expect(banner).to_contain_text("The provider is not answering right now.")
-    expect(banner).to_contain_text(re.compile(r"Showing what it said .+ ago\."))
+    expect(banner).to_contain_text(re.compile(r"Showing what it said 2\sminutes ago\."))
     table = page.locator("#fleet-table")
     for name in ["web-server-01", "db-replica", "staging-app"]:
         expect(table.get_by_role("link", name=name, exact=True)).to_be_visible()
