@@ -302,3 +302,34 @@ def test_the_console_check_does_notice_a_csp_violation(open_tab, viewer) -> None
             """document.body.insertAdjacentHTML("beforeend", '<p style="color: red">x</p>')"""
         )
     assert any("CSP violation: style-src" in error for error in tab.errors), tab.errors
+
+
+def test_setting_up_two_factor_login_in_the_browser(open_tab, operator, shoot, settings) -> None:
+    from base64 import b32decode
+
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # a person retrying waits longer than this test
+    tab = open_tab(operator)
+    page = tab.page
+    page.goto("/account/two-factor/")
+    expect(page.get_by_role("heading", name="Two-factor login", level=1)).to_be_visible()
+    expect(page.get_by_alt_text("QR code for your authenticator app")).to_be_visible()
+    secret = page.locator(".secret").inner_text().strip()
+    shoot(page, "two-factor-setup")
+    assert not TOTPDevice.objects.exists()  # looking at the page writes nothing
+
+    code_field = page.get_by_label("Six-digit code from your authenticator app")
+    code_field.fill("000000")
+    page.get_by_role("button", name="Turn on two-factor login").click()
+    expect(page.locator(".field-error")).to_contain_text("not valid")
+    expect(page.locator(".secret")).to_have_text(secret)  # the same key to scan
+    shoot(page, "two-factor-setup-wrong-code")
+
+    code = totp(b32decode(secret), step=30, digits=6)
+    code_field.fill(f"{code:06d}")
+    page.get_by_role("button", name="Turn on two-factor login").click()
+    expect(page.locator("#toasts")).to_contain_text("Two-factor login is on.")
+    assert TOTPDevice.objects.get().confirmed
+    assert tab.errors == []
