@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from django.utils import timezone
 
+from dashboard.celery import app as celery_app
 from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
 from snapshots_ui import provider, services, tasks
@@ -168,6 +169,7 @@ def test_a_worker_sweeping_the_account_follows_every_operation_to_its_end(
         operations.append(
             services.snapshot_restore(actor=actor, snapshot=snapshot, server_name=name)
         )
+    celery_app.control.purge()  # polls queued by earlier tests must not run here
     controls.reset_call_counts()
     own_worker(VPS_POLL_SWEEP_SERVERS="2").start()
 
