@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
 
-from bench.harness import PYTHON, ROOT, Stack, percentile, running_stack, smoke_mode, summary_ms
+from bench.harness import Stack, percentile, running_stack, smoke_mode, summary_ms
 
 SIZES = (50, 200, 1000)
 SNAPSHOTS_PER_SERVER = 5
@@ -52,10 +51,7 @@ FORGET_EVERYTHING = (
 
 def hold_exactly(stack: Stack, servers: int) -> None:
     """Make the simulator hold ``servers`` servers with 5 snapshots each, and nothing else."""
-    subprocess.run(
-        [PYTHON, "manage.py", "shell", "-c", FORGET_EVERYTHING],
-        cwd=ROOT, env=stack.env, check=True, capture_output=True,
-    )  # fmt: skip
+    stack.manage_shell(FORGET_EVERYTHING)
     counts = stack.sim(
         "POST", "_sim/seed/", {"servers": servers, "snapshots_per_server": SNAPSHOTS_PER_SERVER}
     )

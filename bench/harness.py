@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -49,6 +50,15 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"nothing answered on port {port}")
+
+
+def epoch_seconds(value: object) -> float:
+    """A timestamp read from the database as seconds since the epoch; SQLite gives text in
+    UTC, PostgreSQL an aware datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -126,6 +136,13 @@ class Stack:
 
         with psycopg.connect(url, autocommit=True) as db:
             return db.execute(sql).fetchall()  # type: ignore[arg-type]
+
+    def manage_shell(self, code: str, stdin: str = "") -> str:
+        """Run ``code`` with ``manage.py shell`` in the stack's environment; its output."""
+        return subprocess.run(
+            [PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=self.env, input=stdin,
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
 
     def api(self, path: str) -> requests.Response:
         return requests.get(

@@ -17,12 +17,18 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import percentile, provider_list, running_stack, smoke_mode, summary_ms
+from bench.harness import (
+    epoch_seconds,
+    percentile,
+    provider_list,
+    running_stack,
+    smoke_mode,
+    summary_ms,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 OPERATION_SECONDS = 4
@@ -41,14 +47,6 @@ new MutationObserver(() => {
   }
 }).observe(document, {subtree: true, childList: true, attributes: true});
 """
-
-
-def _as_epoch(value: object) -> float:
-    # SQLite keeps datetimes as text, in UTC.
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 class Deadlines:
@@ -74,14 +72,14 @@ class Deadlines:
             for pk, due in self.stack.query(
                 "SELECT id, complete_at FROM provider_sim_simsnapshot WHERE complete_at IS NOT NULL"
             ):
-                self.snapshots.setdefault(pk, _as_epoch(due))
+                self.snapshots.setdefault(pk, epoch_seconds(due))
             for pk, due in self.stack.query(
                 "SELECT id, restore_due_at FROM provider_sim_simserver"
                 " WHERE restore_due_at IS NOT NULL"
             ):
                 seen = self.servers.setdefault(pk, [])
-                if _as_epoch(due) not in seen:
-                    seen.append(_as_epoch(due))
+                if epoch_seconds(due) not in seen:
+                    seen.append(epoch_seconds(due))
             self._stop.wait(0.2)
 
 
@@ -156,7 +154,7 @@ def main() -> int:
         if kind == "create":
             due = deadlines.snapshots[snapshot_id]
         else:  # the restore this operation started is the first one due after it began
-            due = min(d for d in deadlines.servers[server_id] if d >= _as_epoch(started_at))
+            due = min(d for d in deadlines.servers[server_id] if d >= epoch_seconds(started_at))
         delays[kind].append(shown["at"] - due)
     every = delays["create"] + delays["restore"]
     print(

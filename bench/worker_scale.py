@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import PYTHON, ROOT, percentile, provider_list, running_stack, smoke_mode
+from bench.harness import epoch_seconds, percentile, provider_list, running_stack, smoke_mode
 
 SERVERS = 200
 PER_SERVER = 5
@@ -47,7 +47,6 @@ print(Operation.objects.active().count())
 
 def main() -> int:
     import json
-    import subprocess
 
     seconds = 15 if smoke_mode() else 60
     with running_stack(create_seconds=24 * 3600) as stack:
@@ -64,16 +63,12 @@ def main() -> int:
             s for s in provider_list(stack, "snapshots/") if s["name"].startswith("scale-")
         ]
         stack.set_latency(LATENCY_MS)
-        written = subprocess.run(
-            [PYTHON, "manage.py", "shell", "-c", WRITE_OPERATIONS],
-            cwd=ROOT, env=stack.env, input=json.dumps(snapshots), capture_output=True,
-            text=True, check=True,
-        ).stdout.split()[-1]  # fmt: skip
+        written = stack.manage_shell(WRITE_OPERATIONS, stdin=json.dumps(snapshots)).split()[-1]
         assert int(written) == SERVERS * PER_SERVER, written
 
         time.sleep(5)  # the first sweeps, the worker's pool warming up
         stack.reset_provider_calls()
-        checks: dict[int, set[str]] = defaultdict(set)
+        checks: dict[int, set[float]] = defaultdict(set)
         samples = 0
         started = time.monotonic()
         while time.monotonic() - started < seconds:
@@ -81,7 +76,8 @@ def main() -> int:
                 "SELECT id, last_checked_at FROM snapshots_ui_operation"
                 " WHERE state IN ('in_progress', 'stuck')"
             ):
-                checks[pk].add(str(checked_at))
+                if checked_at is not None:
+                    checks[pk].add(epoch_seconds(checked_at))
             samples += 1
             time.sleep(0.1)
         window = time.monotonic() - started
@@ -91,11 +87,9 @@ def main() -> int:
             "SELECT COUNT(*) FROM snapshots_ui_operation WHERE state IN ('in_progress', 'stuck')"
         )[0][0]
 
-    from datetime import datetime
-
     gaps: list[float] = []
     for values in checks.values():
-        moments = sorted(datetime.fromisoformat(v).timestamp() for v in values if v != "None")
+        moments = sorted(values)
         gaps += [later - earlier for earlier, later in itertools.pairwise(moments)]
     refreshes = sum(len(v) for v in checks.values())
     print(
