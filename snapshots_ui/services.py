@@ -450,8 +450,10 @@ def _follow(
     return changed
 
 
-# What following an operation may change; written back only while the operation is active.
+# What a poll may change; written back only while the operation is active.
 _FOLLOWED_FIELDS = (
+    "last_checked_at",
+    "check_failures",
     "state",
     "finished_at",
     "error",
@@ -476,11 +478,7 @@ def _record_poll(operations: list[Operation], *, changed: list[Operation], now: 
             operation.last_checked_at = now
             operation.check_failures = 0
             fields = {name: getattr(operation, name) for name in _FOLLOWED_FIELDS}
-            updated = (
-                Operation.objects.active()
-                .filter(pk=operation.pk)
-                .update(last_checked_at=now, check_failures=0, **fields)
-            )
+            updated = Operation.objects.active().filter(pk=operation.pk).update(**fields)
             if updated:
                 _audit(
                     actor=Actor(user=None, ip=None),
