@@ -38,14 +38,14 @@ from bench.harness import Stack, percentile, running_stack, smoke_mode, summary_
 
 SIZES = (50, 200, 1000)
 SNAPSHOTS_PER_SERVER = 5
-PAGE_SIZE = 100  # rows per fleet page (snapshots_ui.views.FLEET_PAGE_SIZE)
+PAGE_SIZE = 100  # rows per fleet page (settings.VPS_FLEET_PAGE_SIZE)
 CACHE_SECONDS = 600
 
 # Run in the stack's environment: the simulator forgets every server (its snapshots go with
 # them) and the dashboard's provider lists are marked out of date, as after an action.
 FORGET_EVERYTHING = (
     "from provider_sim.models import SimServer; SimServer.objects.all().delete(); "
-    "from snapshots_ui.selectors import fleet_invalidate; fleet_invalidate()"
+    "from snapshots_ui.fleet_cache import fleet_invalidate; fleet_invalidate()"
 )
 
 

@@ -31,7 +31,8 @@ TARGET_SECONDS = 2.0
 # Written with the stack's settings: one in-progress create per snapshot at the simulator.
 WRITE_OPERATIONS = """
 import json, sys
-from snapshots_ui.models import Operation, OperationKind, OperationState
+from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.statuses import OperationState
 rows = json.load(sys.stdin)
 Operation.objects.bulk_create(
     Operation(

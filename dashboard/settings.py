@@ -80,9 +80,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "snapshots_ui.middleware.TwoFactorMiddleware",
+    "snapshots_ui.two_factor.TwoFactorMiddleware",
     "snapshots_ui.middleware.HtmxLoginRedirectMiddleware",
-    "snapshots_ui.middleware.ProviderDataMissingMiddleware",
+    "snapshots_ui.middleware.ProviderLookupMiddleware",
     # Last, as django-axes asks: it turns a lock-out into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -261,17 +261,42 @@ VPS_API_TIMEOUT = (
     float(os.environ.get("VPS_API_CONNECT_TIMEOUT", "3.05")),
     float(os.environ.get("VPS_API_READ_TIMEOUT", "20")),
 )
+
+# --- Timings and limits -------------------------------------------------------------------
+# Each is defined here once and referenced everywhere else, templates included.
+# The provider's limit of snapshots per server (its page says 5).
+VPS_SNAPSHOTS_PER_SERVER = int(os.environ.get("VPS_SNAPSHOTS_PER_SERVER", "5"))
 # How long a list of servers and snapshots read from the provider is served from the cache.
 VPS_CACHE_SECONDS = int(os.environ.get("VPS_CACHE_SECONDS", "15"))
-# The provider's stated windows, in seconds; an operation well past its maximum is "stuck".
+# A server or snapshot missing from stored lists older than this makes one fresh read before
+# the page says it does not exist: it may have been added at the provider since.
+VPS_REFRESH_ON_MISS_SECONDS = int(os.environ.get("VPS_REFRESH_ON_MISS_SECONDS", "10"))
+# The provider's stated windows, in seconds; an operation past its maximum times this factor
+# is "stuck".
 VPS_CREATE_EXPECTED_SECONDS = (3 * 60, 10 * 60)
 VPS_RESTORE_EXPECTED_SECONDS = (5 * 60, 15 * 60)
+VPS_STUCK_GRACE_FACTOR = float(os.environ.get("VPS_STUCK_GRACE_FACTOR", "1.5"))
+# A stuck operation is still checked at the provider, but only this often.
+VPS_STUCK_POLL_SECONDS = int(os.environ.get("VPS_STUCK_POLL_SECONDS", "30"))
+# How long a create or restore whose answer was lost may stay unconfirmed before the poll
+# concludes the request never arrived; longer than the provider's read timeout.
+VPS_RECONCILE_GRACE_SECONDS = int(os.environ.get("VPS_RECONCILE_GRACE_SECONDS", "90"))
 # A status poll of a server holds a lock this long while queued or running; a poll lost with
 # a worker or with Redis is dispatched again once it expires.
 VPS_POLL_LOCK_SECONDS = int(os.environ.get("VPS_POLL_LOCK_SECONDS", "35"))
+# The longest wait before a poll is retried; far below Redis' visibility timeout (below).
+VPS_POLL_MAX_RETRY_SECONDS = 300
 # After the provider rejects the token, polling pauses this long before trying again.
 VPS_TOKEN_REJECTED_PAUSE_SECONDS = int(os.environ.get("VPS_TOKEN_REJECTED_PAUSE_SECONDS", "60"))
-VPS_STUCK_GRACE_FACTOR = float(os.environ.get("VPS_STUCK_GRACE_FACTOR", "1.5"))
+# The fleet table is rendered once per change and shared by every viewer for at most this
+# long (its relative times are that old at most).
+VPS_FLEET_TABLE_CACHE_SECONDS = 30
+VPS_FLEET_PAGE_SIZE = 100
+ACTIVITY_PAGE_SIZE = 50
+# /health/provider/ asks the provider at most this often.
+PROVIDER_HEALTH_CACHE_SECONDS = 10
+# /health/ reports the worker stale when its last heartbeat is older than this.
+WORKER_HEARTBEAT_MAX_AGE = 60
 
 # --- The simulator (only used when it runs) -----------------------------------------------
 VPS_SIM_CREATE_SECONDS = float(os.environ.get("VPS_SIM_CREATE_SECONDS", "20"))
@@ -292,7 +317,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Countdowns stay far below this, or Redis re-delivers the task while it still waits.
+# Countdowns (VPS_POLL_MAX_RETRY_SECONDS) stay far below this, or Redis re-delivers the task
+# while it still waits.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
 # Beat queues a status poll for each server with work in progress this often. Run one beat.
@@ -300,8 +326,10 @@ VPS_POLL_SECONDS = float(os.environ.get("VPS_POLL_SECONDS", "1"))
 # From this many servers with work, one sweep of the account-wide lists replaces the
 # per-server polls (its cost is the lists' pages, whatever the number of servers).
 VPS_POLL_SWEEP_SERVERS = int(os.environ.get("VPS_POLL_SWEEP_SERVERS", "10"))
-# How often an open page asks for the status of each operation it shows in progress.
+# How often an open page asks for the status of each operation it shows in progress (a stuck
+# one: every VPS_STUCK_STATUS_REFRESH_SECONDS).
 VPS_STATUS_REFRESH_SECONDS = float(os.environ.get("VPS_STATUS_REFRESH_SECONDS", "1.5"))
+VPS_STUCK_STATUS_REFRESH_SECONDS = float(os.environ.get("VPS_STUCK_STATUS_REFRESH_SECONDS", "10"))
 CELERY_BEAT_SCHEDULE = {
     "dispatch-polls": {
         "task": "snapshots_ui.tasks.dispatch_polls",

@@ -3,15 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from snapshots_ui import views as snapshot_views
+from snapshots_ui.views import account, health
 
-handler403 = "snapshots_ui.views.permission_denied"
+handler403 = "snapshots_ui.views.common.permission_denied"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("login/verify/", snapshot_views.two_factor_verify, name="two_factor_verify"),
-    path("account/two-factor/", snapshot_views.two_factor_setup, name="two_factor_setup"),
+    path("login/verify/", account.two_factor_verify, name="two_factor_verify"),
+    path("account/two-factor/", account.two_factor_setup, name="two_factor_setup"),
     path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password-reset/done/",
@@ -28,8 +28,8 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
-    path("health/", snapshot_views.health, name="health"),
-    path("health/provider/", snapshot_views.health_provider, name="health_provider"),
+    path("health/", health.health, name="health"),
+    path("health/provider/", health.health_provider, name="health_provider"),
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("admin/", admin.site.urls),
     path("", include("snapshots_ui.urls")),

@@ -4,7 +4,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from snapshots_ui.models import OperationKind
 from snapshots_ui.services import SNAPSHOT_NAME_MAX_LENGTH, snapshot_name_error
+from snapshots_ui.statuses import OperationState
 
 NAME_RULE = _(
     "Letters A-Z, digits, dashes (-) and underscores (_); no spaces; at most 64 characters."
@@ -84,8 +86,6 @@ class ActivityFilterForm(forms.Form):
     server = forms.IntegerField(label=_("Server id"), required=False, min_value=1, max_value=2**62)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        from snapshots_ui.models import OperationKind, OperationState
-
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["kind"].choices = [("", _("Any action")), *OperationKind.choices]
         self.fields["state"].choices = [("", _("Any outcome")), *OperationState.choices]

@@ -9,31 +9,13 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from snapshots_ui.statuses import ACTIVE_STATES, OperationState
+
 
 class OperationKind(models.TextChoices):
     CREATE = "create", _("Create snapshot")
     RESTORE = "restore", _("Restore server")
     DELETE = "delete", _("Delete snapshot")
-
-
-class OperationState(models.TextChoices):
-    """Where an operation stands. The meaning of each state lives here and nowhere else."""
-
-    IN_PROGRESS = "in_progress", _("In progress")
-    STUCK = "stuck", _("Stuck")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (OperationState.SUCCEEDED, OperationState.FAILED)
-
-    @property
-    def is_failed(self) -> bool:
-        return self is OperationState.FAILED
-
-
-ACTIVE_STATES = (OperationState.IN_PROGRESS, OperationState.STUCK)
 
 
 class OperationQuerySet(models.QuerySet["Operation"]):
@@ -112,6 +94,29 @@ class Operation(models.Model):
         return not self.state_enum.is_terminal
 
     @property
+    def is_stuck(self) -> bool:
+        return self.state == OperationState.STUCK
+
+    @property
+    def is_failed(self) -> bool:
+        return self.state_enum.is_failed
+
+    @property
+    def status_refresh_seconds(self) -> float:
+        """How often an open page asks for this operation's status while it runs."""
+        if self.is_stuck:
+            return settings.VPS_STUCK_STATUS_REFRESH_SECONDS
+        return settings.VPS_STATUS_REFRESH_SECONDS
+
+    def finish(self, state: OperationState, *, error: str = "") -> None:
+        """Mark the operation ended (in memory; the caller saves)."""
+        self.state = state
+        self.finished_at = timezone.now()
+        if error:
+            self.error = error
+        self.needs_reconcile = False
+
+    @property
     def expected_seconds(self) -> tuple[int, int]:
         """The provider's stated window for this kind of operation."""
         if self.kind == OperationKind.RESTORE:
@@ -131,7 +136,7 @@ class Operation(models.Model):
     def outcome_sentence(self) -> str:
         """How the operation ended, in one sentence for a toast or its row."""
         names = {"name": self.snapshot_name, "server": self.server_name}
-        failed = self.state_enum.is_failed
+        failed = self.is_failed
         if self.kind == OperationKind.RESTORE:
             if failed:
                 return gettext("Restore of %(server)s from “%(name)s” failed.") % names

@@ -71,6 +71,17 @@ def seeded_simulator(simulator: RunningSimulator) -> RunningSimulator:
 
 
 @pytest.fixture
+def queued_polls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Server ids whose status poll was queued on commit, recorded instead of sent to a broker
+    (for tests that run no worker)."""
+    from snapshots_ui import polling
+
+    queued: list[int] = []
+    monkeypatch.setattr(polling, "server_poll_queue", queued.append)
+    return queued
+
+
+@pytest.fixture
 def roles(db: None) -> None:
     """The role groups (transactional tests flush the ones the migration made)."""
     ensure_roles()

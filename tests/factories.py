@@ -4,7 +4,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from snapshots_ui.models import Operation, OperationKind, OperationState
+from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.statuses import OperationState
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -15,8 +15,10 @@ import pytest
 
 from provider_sim import controls
 from snapshots_ui import provider, services
-from snapshots_ui.models import Operation, OperationKind, OperationState
-from snapshots_ui.selectors import fleet_invalidate
+from snapshots_ui.audit import Actor
+from snapshots_ui.fleet_cache import fleet_invalidate
+from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.statuses import OperationState
 from tests.factories import OperationFactory
 
 pytestmark = pytest.mark.stack
@@ -38,15 +40,13 @@ def operation(pk: int) -> Operation:
     return Operation.objects.get(pk=pk)
 
 
-def start_create(actor: services.Actor, name: str) -> Operation:
-    return services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name=name
-    )
+def start_create(actor: Actor, name: str) -> Operation:
+    return services.snapshot_create(actor=actor, server_id=WEB, name=name)
 
 
 @pytest.fixture
-def actor(operator) -> services.Actor:  # type: ignore[no-untyped-def]
-    return services.Actor(user=operator, ip="192.0.2.55")
+def actor(operator) -> Actor:  # type: ignore[no-untyped-def]
+    return Actor(user=operator, ip="192.0.2.55")
 
 
 FAULTS = {

@@ -14,8 +14,9 @@ from snapshots_ui.forms import (
     SnapshotCreateForm,
     suggested_snapshot_name,
 )
-from snapshots_ui.models import OperationKind, OperationState
+from snapshots_ui.models import OperationKind
 from snapshots_ui.services import SNAPSHOT_NAME_MAX_LENGTH, snapshot_name_error
+from snapshots_ui.statuses import OperationState
 
 # --- The suggested snapshot name ------------------------------------------------------------
 

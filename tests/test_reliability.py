@@ -72,7 +72,7 @@ def all_at_once(action: Callable[[], requests.Response], count: int) -> list[int
 def test_concurrent_submissions_start_exactly_one(
     seeded_simulator, live_server, client, operator, monkeypatch, path, form, endpoint, kind
 ) -> None:
-    monkeypatch.setattr("snapshots_ui.tasks.dispatch_server_poll", lambda server_id: None)
+    monkeypatch.setattr("snapshots_ui.polling.server_poll_queue", lambda server_id: None)
     session = logged_in_session(live_server, client, operator)
     controls.reset_call_counts()
 

@@ -20,7 +20,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
-from snapshots_ui.models import Operation, OperationKind, OperationState, SecurityPolicy
+from snapshots_ui.models import Operation, OperationKind, SecurityPolicy
+from snapshots_ui.statuses import OperationState
 from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,7 +147,7 @@ def test_token_appears_on_no_page_export_or_log(secret_token, client, admin_user
     client.get("/health/provider/")
     controls.clear_faults()
     controls.set_token("rotated")
-    from snapshots_ui.selectors import fleet_invalidate
+    from snapshots_ui.fleet_cache import fleet_invalidate
 
     fleet_invalidate()
     bodies.append(client.get("/").content)

@@ -13,23 +13,17 @@ from hypothesis import strategies as st
 
 from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
-from snapshots_ui import provider, selectors, services, tasks
-from snapshots_ui.models import AuditEvent, Operation, OperationKind, OperationState
+from snapshots_ui import fleet_cache, polling, provider, selectors, services
+from snapshots_ui.audit import Actor
+from snapshots_ui.models import AuditEvent, Operation, OperationKind
+from snapshots_ui.statuses import OperationState
 
 WEB = 12345  # web-server-01, running, with completed snapshots
 
 
 @pytest.fixture
-def queued_polls(monkeypatch) -> list[int]:
-    """Server ids whose poll the services queued on commit (no worker in these tests)."""
-    queued: list[int] = []
-    monkeypatch.setattr(tasks, "dispatch_server_poll", queued.append)
-    return queued
-
-
-@pytest.fixture
-def actor(operator) -> services.Actor:  # type: ignore[no-untyped-def]
-    return services.Actor(user=operator, ip="203.0.113.7")
+def actor(operator) -> Actor:  # type: ignore[no-untyped-def]
+    return Actor(user=operator, ip="203.0.113.7")
 
 
 def posts(endpoint: str = "POST /api/v1/snapshots/") -> int:
@@ -59,7 +53,7 @@ def test_create_records_operation_audit_and_queues_poll(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         operation = services.snapshot_create(
-            actor=actor, server_id=WEB, server_name="web-server-01", name="pre-upgrade",
+            actor=actor, server_id=WEB, name="pre-upgrade",
             description="before the PHP upgrade",
         )  # fmt: skip
 
@@ -81,12 +75,10 @@ def test_create_records_operation_audit_and_queues_poll(
 def test_same_create_twice_is_refused_without_a_second_provider_call(
     seeded_simulator, actor, queued_polls
 ) -> None:
-    services.snapshot_create(actor=actor, server_id=WEB, server_name="web-server-01", name="twice")
+    services.snapshot_create(actor=actor, server_id=WEB, name="twice")
 
     with pytest.raises(services.ActionRefused, match="already being created"):
-        services.snapshot_create(
-            actor=actor, server_id=WEB, server_name="web-server-01", name="twice"
-        )
+        services.snapshot_create(actor=actor, server_id=WEB, name="twice")
 
     assert posts() == 1
     assert Operation.objects.count() == 1
@@ -95,7 +87,7 @@ def test_same_create_twice_is_refused_without_a_second_provider_call(
 @pytest.mark.parametrize("name", ["", "has space", "x" * 65, "../etc", "<b>", "naïve", "ѕnap"])
 def test_invalid_names_never_reach_the_provider(seeded_simulator, actor, name: str) -> None:
     with pytest.raises(services.ActionRefused):
-        services.snapshot_create(actor=actor, server_id=WEB, server_name="web-server-01", name=name)
+        services.snapshot_create(actor=actor, server_id=WEB, name=name)
 
     assert posts() == 0
     assert not Operation.objects.exists()
@@ -104,17 +96,34 @@ def test_invalid_names_never_reach_the_provider(seeded_simulator, actor, name: s
 def test_provider_refusal_fails_the_operation_with_its_words(
     seeded_simulator, actor, queued_polls
 ) -> None:
-    full = SimServer.objects.get(name="db-replica")
+    fleet_cache.fleet_current()  # the dashboard has read two snapshots of web-server-01
+    server = SimServer.objects.get(pk=WEB)
+    for number in range(3):  # someone fills the other slots elsewhere meanwhile
+        SimSnapshot.objects.create(
+            server=server, name=f"elsewhere-{number}", status="completed", created_at=timezone.now()
+        )
 
-    with pytest.raises(services.ActionRefused) as refused:
-        services.snapshot_create(actor=actor, server_id=full.pk, server_name=full.name, name="six")
+    with pytest.raises(services.ProviderRefused) as refused:
+        services.snapshot_create(actor=actor, server_id=WEB, name="six")
 
-    operation = refused.value.operation
-    assert operation is not None
+    operation = Operation.objects.get(snapshot_name="six")
     assert operation.state == OperationState.FAILED
     assert "5" in operation.error
     assert "refused" in refused.value.message
+    assert refused.value.error.status_code == 400
     assert AuditEvent.objects.filter(action="snapshot.create.refused").count() == 1
+
+
+def test_create_at_the_limit_is_refused_before_asking_the_provider(
+    seeded_simulator, actor, queued_polls
+) -> None:
+    full = SimServer.objects.get(name="db-replica")
+
+    with pytest.raises(services.SnapshotLimitReached, match="already has 5 snapshots"):
+        services.snapshot_create(actor=actor, server_id=full.pk, name="six")
+
+    assert posts() == 0
+    assert not Operation.objects.exists()
 
 
 def test_create_whose_answer_was_lost_is_reconciled_by_name(
@@ -123,15 +132,13 @@ def test_create_whose_answer_was_lost_is_reconciled_by_name(
     settings.VPS_API_TIMEOUT = (2, 0.5)
     controls.add_fault(method="POST", timeout_seconds=2, times=1)  # done, but answered late
 
-    operation = services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name="late-answer"
-    )
+    operation = services.snapshot_create(actor=actor, server_id=WEB, name="late-answer")
 
     assert operation.needs_reconcile
     assert operation.snapshot_id is None
     assert operation.state == OperationState.IN_PROGRESS
     settings.VPS_API_TIMEOUT = (2, 5)
-    services.operations_poll_server(server_id=WEB)
+    polling.operations_poll_server(server_id=WEB)
     operation.refresh_from_db()
     assert operation.snapshot_id == SimSnapshot.objects.get(name="late-answer").pk
     assert not operation.needs_reconcile
@@ -139,18 +146,16 @@ def test_create_whose_answer_was_lost_is_reconciled_by_name(
 
 
 def test_create_that_never_reached_the_provider_fails_after_the_grace_period(
-    seeded_simulator, actor, queued_polls
+    seeded_simulator, actor, queued_polls, settings
 ) -> None:
     controls.add_fault(method="POST", status=503, times=1)
-    operation = services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name="lost"
-    )
-    services.operations_poll_server(server_id=WEB)
+    operation = services.snapshot_create(actor=actor, server_id=WEB, name="lost")
+    polling.operations_poll_server(server_id=WEB)
     operation.refresh_from_db()
     assert operation.state == OperationState.IN_PROGRESS  # still within the grace period
 
-    age(operation, services.RECONCILE_GRACE.total_seconds() + 1)
-    services.operations_poll_server(server_id=WEB)
+    age(operation, settings.VPS_RECONCILE_GRACE_SECONDS + 1)
+    polling.operations_poll_server(server_id=WEB)
 
     operation.refresh_from_db()
     assert operation.state == OperationState.FAILED
@@ -160,14 +165,10 @@ def test_create_that_never_reached_the_provider_fails_after_the_grace_period(
 def test_create_is_refused_while_the_server_is_being_restored(
     seeded_simulator, actor, queued_polls
 ) -> None:
-    services.snapshot_restore(
-        actor=actor, snapshot=completed_snapshot(), server_name="web-server-01"
-    )
+    services.snapshot_restore(actor=actor, snapshot_id=completed_snapshot().id)
 
     with pytest.raises(services.ActionRefused, match="being restored"):
-        services.snapshot_create(
-            actor=actor, server_id=WEB, server_name="web-server-01", name="during-restore"
-        )
+        services.snapshot_create(actor=actor, server_id=WEB, name="during-restore")
     assert posts() == 0
 
 
@@ -176,11 +177,9 @@ def test_create_is_refused_while_the_server_is_being_restored(
 
 def test_poll_completes_a_create(seeded_simulator, actor, queued_polls, settings) -> None:
     settings.VPS_SIM_CREATE_SECONDS = 0
-    operation = services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name="quick"
-    )
+    operation = services.snapshot_create(actor=actor, server_id=WEB, name="quick")
 
-    changed = services.operations_poll_server(server_id=WEB)
+    changed = polling.operations_poll_server(server_id=WEB)
 
     operation.refresh_from_db()
     assert changed == [operation]
@@ -191,10 +190,10 @@ def test_poll_completes_a_create(seeded_simulator, actor, queued_polls, settings
 
 def test_poll_batches_one_provider_call_per_server(seeded_simulator, actor, queued_polls) -> None:
     for name in ("one", "two", "three"):
-        services.snapshot_create(actor=actor, server_id=WEB, server_name="web-server-01", name=name)
+        services.snapshot_create(actor=actor, server_id=WEB, name=name)
     controls.reset_call_counts()
 
-    services.operations_poll_server(server_id=WEB)
+    polling.operations_poll_server(server_id=WEB)
 
     assert controls.call_counts()["calls"] == 1
 
@@ -202,17 +201,15 @@ def test_poll_batches_one_provider_call_per_server(seeded_simulator, actor, queu
 def test_restore_is_followed_until_the_server_leaves_restoring(
     seeded_simulator, actor, queued_polls, settings
 ) -> None:
-    operation = services.snapshot_restore(
-        actor=actor, snapshot=completed_snapshot(), server_name="web-server-01"
-    )
+    operation = services.snapshot_restore(actor=actor, snapshot_id=completed_snapshot().id)
     assert SimServer.objects.get(pk=WEB).status == "restoring"
 
-    services.operations_poll_server(server_id=WEB)
+    polling.operations_poll_server(server_id=WEB)
     operation.refresh_from_db()
     assert operation.state == OperationState.IN_PROGRESS
 
     SimServer.objects.filter(pk=WEB).update(restore_due_at=timezone.now())
-    services.operations_poll_server(server_id=WEB)
+    polling.operations_poll_server(server_id=WEB)
     operation.refresh_from_db()
     assert operation.state == OperationState.SUCCEEDED
     assert "running" in operation.provider_message
@@ -220,25 +217,23 @@ def test_restore_is_followed_until_the_server_leaves_restoring(
 
 def test_second_restore_of_a_server_is_refused(seeded_simulator, actor, queued_polls) -> None:
     snapshot = completed_snapshot()
-    services.snapshot_restore(actor=actor, snapshot=snapshot, server_name="web-server-01")
+    services.snapshot_restore(actor=actor, snapshot_id=snapshot.id)
 
     with pytest.raises(services.ActionRefused, match="still running"):
-        services.snapshot_restore(actor=actor, snapshot=snapshot, server_name="web-server-01")
+        services.snapshot_restore(actor=actor, snapshot_id=snapshot.id)
     assert posts("POST /api/v1/snapshots/{id}/restore/") == 1
 
 
 def test_operation_past_the_providers_maximum_is_marked_stuck(
     seeded_simulator, actor, queued_polls
 ) -> None:
-    operation = services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name="slow"
-    )
+    operation = services.snapshot_create(actor=actor, server_id=WEB, name="slow")
     SimSnapshot.objects.filter(pk=operation.snapshot_id).update(
         complete_at=timezone.now() + timedelta(hours=1)
     )
     age(operation, operation.stuck_after.total_seconds() + 1)
 
-    services.operations_poll_server(server_id=WEB)
+    polling.operations_poll_server(server_id=WEB)
 
     operation.refresh_from_db()
     assert operation.state == OperationState.STUCK
@@ -248,11 +243,11 @@ def test_operation_past_the_providers_maximum_is_marked_stuck(
 def test_poll_raises_unavailable_for_the_task_to_retry(
     seeded_simulator, actor, queued_polls
 ) -> None:
-    services.snapshot_create(actor=actor, server_id=WEB, server_name="web-server-01", name="x1")
+    services.snapshot_create(actor=actor, server_id=WEB, name="x1")
     controls.add_fault(status=503)
 
     with pytest.raises(provider.ProviderUnavailable):
-        services.operations_poll_server(server_id=WEB)
+        polling.operations_poll_server(server_id=WEB)
 
 
 def test_account_sweep_follows_every_server_from_the_two_lists(
@@ -260,18 +255,14 @@ def test_account_sweep_follows_every_server_from_the_two_lists(
 ) -> None:
     settings.VPS_SIM_CREATE_SECONDS = 0
     settings.VPS_SIM_RESTORE_SECONDS = 0
-    create = services.snapshot_create(
-        actor=actor, server_id=12360, server_name="staging-app", name="swept"
-    )
+    create = services.snapshot_create(actor=actor, server_id=12360, name="swept")
     restores = [
-        services.snapshot_restore(
-            actor=actor, snapshot=completed_snapshot(server_id), server_name=name
-        )
+        services.snapshot_restore(actor=actor, snapshot_id=completed_snapshot(server_id).id)
         for server_id, name in ((WEB, "web-server-01"), (12346, "web-server-02"))
     ]
     controls.reset_call_counts()
 
-    changed = services.operations_poll_account()
+    changed = polling.operations_poll_account()
 
     assert sorted(op.pk for op in changed) == sorted(op.pk for op in [create, *restores])
     for operation in (create, *restores):
@@ -287,7 +278,7 @@ def test_account_sweep_follows_every_server_from_the_two_lists(
         "GET /api/v1/servers/": 1,
     }
     # What it read is the fleet the pages are served from: no further call for them.
-    fleet = selectors.fleet_get()
+    fleet = fleet_cache.fleet_current()
     assert fleet.data is not None
     assert any(s.name == "swept" and s.status == "completed" for s in fleet.data.snapshots)
     assert controls.call_counts()["calls"] == 2
@@ -297,15 +288,13 @@ def test_an_outcome_is_not_recorded_twice_when_polls_overlap(
     seeded_simulator, actor, queued_polls, settings
 ) -> None:
     settings.VPS_SIM_CREATE_SECONDS = 0
-    operation = services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name="overlap"
-    )
-    services.operations_poll_account()  # a sweep records the outcome first
+    operation = services.snapshot_create(actor=actor, server_id=WEB, name="overlap")
+    polling.operations_poll_account()  # a sweep records the outcome first
 
-    services.operations_poll_server(server_id=WEB)  # a poll that had already started
+    polling.operations_poll_server(server_id=WEB)  # a poll that had already started
     later = list(Operation.objects.filter(pk=operation.pk))
     later[0].state = OperationState.FAILED  # what a stale reading would conclude
-    services._record_poll(later, changed=later, now=timezone.now())
+    polling._record_poll(later, changed=later, now=timezone.now())
 
     operation.refresh_from_db()
     assert operation.state == OperationState.SUCCEEDED
@@ -329,14 +318,14 @@ def test_a_sweep_costs_the_same_queries_for_3_or_30_operations(
             OperationFactory(server_id=WEB, snapshot_id=None, needs_reconcile=False)
 
     running(3)
-    services.operations_poll_account()
+    polling.operations_poll_account()
     with CaptureQueriesContext(connection) as few:
-        services.operations_poll_account()
+        polling.operations_poll_account()
     running(27)
-    services.operations_poll_account()
+    polling.operations_poll_account()
 
     with django_assert_max_num_queries(len(few)):
-        services.operations_poll_account()
+        polling.operations_poll_account()
     assert Operation.objects.active().filter(last_checked_at__isnull=False).count() == 30
 
 
@@ -344,24 +333,20 @@ def test_actions_and_polls_bring_the_stored_lists_up_to_date_without_reading_the
     seeded_simulator, actor, queued_polls, settings
 ) -> None:
     settings.VPS_SIM_CREATE_SECONDS = 0
-    selectors.fleet_get()
+    fleet_cache.fleet_current()
     controls.reset_call_counts()
 
-    services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name="told-by-the-answer"
-    )
-    shown = {s.name: s.status for s in selectors.fleet_get().data.snapshots}
+    services.snapshot_create(actor=actor, server_id=WEB, name="told-by-the-answer")
+    shown = {s.name: s.status for s in fleet_cache.fleet_current().data.snapshots}
     assert shown["told-by-the-answer"] == "in_progress"
-    services.operations_poll_server(server_id=WEB)  # it has completed meanwhile
-    shown = {s.name: s.status for s in selectors.fleet_get().data.snapshots}
+    polling.operations_poll_server(server_id=WEB)  # it has completed meanwhile
+    shown = {s.name: s.status for s in fleet_cache.fleet_current().data.snapshots}
     assert shown["told-by-the-answer"] == "completed"
     restore = services.snapshot_restore(
-        actor=actor, snapshot=stored_snapshot(server_id=12346), server_name="web-server-02"
+        actor=actor, snapshot_id=stored_snapshot(server_id=12346).id
     )
-    assert selectors.fleet_get().data.server(12346).status == "restoring"
-    services.snapshot_delete(
-        actor=actor, snapshot=stored_snapshot(name="told-by-the-answer"), server_name=""
-    )
+    assert fleet_cache.fleet_current().data.server(12346).status == "restoring"
+    services.snapshot_delete(actor=actor, snapshot_id=stored_snapshot(name="told-by-the-answer").id)
 
     # The action calls themselves and the one poll; no list of every server or snapshot.
     assert controls.call_counts()["by_endpoint"] == {
@@ -370,7 +355,7 @@ def test_actions_and_polls_bring_the_stored_lists_up_to_date_without_reading_the
         "POST /api/v1/snapshots/{id}/restore/": 1,
         "DELETE /api/v1/snapshots/{id}/": 1,
     }
-    fleet = selectors.fleet_get().data
+    fleet = fleet_cache.fleet_current().data
     assert {s.id for s in fleet.snapshots} == set(SimSnapshot.objects.values_list("id", flat=True))
     assert restore.state == OperationState.IN_PROGRESS
 
@@ -379,7 +364,7 @@ def stored_snapshot(*, server_id: int | None = None, name: str | None = None) ->
     """A completed snapshot as the pages know it (no provider call)."""
     return next(
         s
-        for s in selectors.fleet_get().data.snapshots
+        for s in fleet_cache.fleet_current().data.snapshots
         if s.status == "completed"
         and s.server.id == (server_id or s.server.id)
         and s.name == (name or s.name)
@@ -392,23 +377,39 @@ def stored_snapshot(*, server_id: int | None = None, name: str | None = None) ->
 def test_delete_removes_the_snapshot_and_records_it(seeded_simulator, actor) -> None:
     snapshot = completed_snapshot()
 
-    operation = services.snapshot_delete(
-        actor=actor, snapshot=snapshot, server_name="web-server-01"
-    )
+    deleted = services.snapshot_delete(actor=actor, snapshot_id=snapshot.id)
 
-    assert operation.state == OperationState.SUCCEEDED
+    assert deleted.operation.state == OperationState.SUCCEEDED
+    assert not deleted.already_gone
     assert not SimSnapshot.objects.filter(pk=snapshot.id).exists()
-    assert AuditEvent.objects.filter(operation=operation, action="snapshot.delete.done").exists()
+    assert AuditEvent.objects.filter(
+        operation=deleted.operation, action="snapshot.delete.done"
+    ).exists()
 
 
-def test_deleting_an_already_deleted_snapshot_says_so(seeded_simulator, actor) -> None:
+def test_deleting_a_snapshot_deleted_elsewhere_meanwhile_says_so(seeded_simulator, actor) -> None:
     snapshot = completed_snapshot()
-    services.snapshot_delete(actor=actor, snapshot=snapshot, server_name="web-server-01")
+    fleet_cache.fleet_current()  # the dashboard has read it
+    SimSnapshot.objects.filter(pk=snapshot.id).delete()  # someone deletes it at the provider
 
-    again = services.snapshot_delete(actor=actor, snapshot=snapshot, server_name="web-server-01")
+    deleted = services.snapshot_delete(actor=actor, snapshot_id=snapshot.id)
 
-    assert again.state == OperationState.SUCCEEDED
-    assert again.provider_message == "The snapshot was already deleted."
+    assert deleted.already_gone
+    assert deleted.operation.state == OperationState.SUCCEEDED
+    assert deleted.operation.provider_message == "The snapshot was already deleted."
+
+
+def test_deleting_a_snapshot_twice_finds_it_gone_without_asking_the_provider(
+    seeded_simulator, actor
+) -> None:
+    snapshot = completed_snapshot()
+    services.snapshot_delete(actor=actor, snapshot_id=snapshot.id)
+    controls.reset_call_counts()
+
+    with pytest.raises(selectors.NotFound, match=f"No snapshot with id {snapshot.id}"):
+        services.snapshot_delete(actor=actor, snapshot_id=snapshot.id)
+
+    assert posts("DELETE /api/v1/snapshots/{id}/") == 0
 
 
 # --- The fleet cache ------------------------------------------------------------------------
@@ -418,18 +419,18 @@ def test_many_page_views_cost_one_provider_refresh_per_cache_period(seeded_simul
     controls.reset_call_counts()
 
     for _ in range(20):
-        fleet = selectors.fleet_get()
+        fleet = fleet_cache.fleet_current()
 
     assert fleet.data is not None
     assert controls.call_counts()["calls"] == 2  # the snapshot list and the server list
 
 
 def test_provider_outage_serves_the_last_known_data_with_the_reason(seeded_simulator) -> None:
-    first = selectors.fleet_get()
+    first = fleet_cache.fleet_current()
     controls.add_fault(status=503)
-    selectors.fleet_invalidate()
+    fleet_cache.fleet_invalidate()
 
-    stale = selectors.fleet_get()
+    stale = fleet_cache.fleet_current()
 
     assert stale.data == first.data
     assert stale.is_stale
@@ -465,10 +466,8 @@ def test_names_longer_than_64_are_refused(name: str) -> None:
 def test_admin_closes_a_stuck_operation_and_the_decision_is_audited(
     seeded_simulator, admin_user, queued_polls
 ) -> None:
-    admin = services.Actor(user=admin_user, ip="192.0.2.1")
-    operation = services.snapshot_create(
-        actor=admin, server_id=WEB, server_name="web-server-01", name="hung"
-    )
+    admin = Actor(user=admin_user, ip="192.0.2.1")
+    operation = services.snapshot_create(actor=admin, server_id=WEB, name="hung")
     Operation.objects.filter(pk=operation.pk).update(state=OperationState.STUCK)
     operation.refresh_from_db()
 
@@ -491,11 +490,9 @@ def test_admin_closes_a_stuck_operation_and_the_decision_is_audited(
 def test_recheck_asks_the_provider_now(
     seeded_simulator, admin_user, queued_polls, settings
 ) -> None:
-    admin = services.Actor(user=admin_user, ip=None)
+    admin = Actor(user=admin_user, ip=None)
     settings.VPS_SIM_CREATE_SECONDS = 0
-    operation = services.snapshot_create(
-        actor=admin, server_id=WEB, server_name="web-server-01", name="recheck-me"
-    )
+    operation = services.snapshot_create(actor=admin, server_id=WEB, name="recheck-me")
 
     services.operation_recheck(actor=admin, operation=operation)
 

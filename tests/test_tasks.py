@@ -6,13 +6,16 @@ import time
 from collections.abc import Callable
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from dashboard.celery import app as celery_app
 from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
-from snapshots_ui import provider, services, tasks
-from snapshots_ui.models import Operation, OperationKind, OperationState
+from snapshots_ui import polling, provider, services, tasks
+from snapshots_ui.audit import Actor
+from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.statuses import OperationState
 from tests.factories import OperationFactory
 
 pytestmark = pytest.mark.stack
@@ -34,14 +37,12 @@ def state_of(operation: Operation) -> str:
 
 
 @pytest.fixture
-def actor(operator) -> services.Actor:  # type: ignore[no-untyped-def]
-    return services.Actor(user=operator, ip="198.51.100.4")
+def actor(operator) -> Actor:  # type: ignore[no-untyped-def]
+    return Actor(user=operator, ip="198.51.100.4")
 
 
 def test_create_reaches_completed(seeded_simulator, celery_worker_process, actor) -> None:
-    operation = services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name="worker-create"
-    )
+    operation = services.snapshot_create(actor=actor, server_id=WEB, name="worker-create")
 
     assert wait_until(lambda: state_of(operation) == OperationState.SUCCEEDED)
     assert SimSnapshot.objects.get(pk=operation.snapshot_id).status == "completed"
@@ -52,9 +53,7 @@ def test_restore_reaches_its_end(seeded_simulator, celery_worker_process, actor)
         s for s in provider.get_client().list_snapshots(server_id=WEB) if s.status == "completed"
     )
 
-    operation = services.snapshot_restore(
-        actor=actor, snapshot=snapshot, server_name="web-server-01"
-    )
+    operation = services.snapshot_restore(actor=actor, snapshot_id=snapshot.id)
 
     assert wait_until(lambda: state_of(operation) == OperationState.SUCCEEDED)
     assert SimServer.objects.get(pk=WEB).status == "running"
@@ -78,9 +77,7 @@ def test_rate_limited_polls_retry_and_still_finish(
 ) -> None:
     controls.add_fault(method="GET", status=429, retry_after=1, times=4)
 
-    operation = services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name="after-429"
-    )
+    operation = services.snapshot_create(actor=actor, server_id=WEB, name="after-429")
 
     assert wait_until(lambda: state_of(operation) == OperationState.SUCCEEDED, timeout=45)
     assert all(fault["times"] in (0, None) for fault in controls.list_faults())
@@ -89,9 +86,7 @@ def test_rate_limited_polls_retry_and_still_finish(
 def test_rejected_token_pauses_polling_instead_of_retrying(
     seeded_simulator, celery_worker_process, actor
 ) -> None:
-    operation = services.snapshot_create(
-        actor=actor, server_id=WEB, server_name="web-server-01", name="token-revoked"
-    )
+    operation = services.snapshot_create(actor=actor, server_id=WEB, name="token-revoked")
     controls.set_token("rotated-elsewhere")
 
     assert wait_until(lambda: "token" in Operation.objects.get(pk=operation.pk).error)
@@ -102,9 +97,29 @@ def test_rejected_token_pauses_polling_instead_of_retrying(
     assert state_of(operation) == OperationState.IN_PROGRESS
 
 
-def test_dispatch_keeps_one_poll_per_server_in_flight(db, monkeypatch) -> None:
-    queued: list[int] = []
-    monkeypatch.setattr(tasks.poll_server, "delay", queued.append)
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, tuple[object, ...]]]:
+    """Tasks queued by name (task, arguments), recorded instead of sent to the broker."""
+    sent: list[tuple[str, tuple[object, ...]]] = []
+    monkeypatch.setattr(polling, "_send", lambda name, *args: sent.append((name, args)))
+    return sent
+
+
+def server_polls(sent: list[tuple[str, tuple[object, ...]]]) -> list[object]:
+    return [args[0] for name, args in sent if name == polling.POLL_SERVER_TASK]
+
+
+def sweeps(sent: list[tuple[str, tuple[object, ...]]]) -> int:
+    return sum(name == polling.POLL_ACCOUNT_TASK for name, _args in sent)
+
+
+def test_the_task_names_polls_are_queued_by_are_the_tasks() -> None:
+    assert tasks.poll_server.name == polling.POLL_SERVER_TASK
+    assert tasks.poll_account.name == polling.POLL_ACCOUNT_TASK
+    assert {polling.POLL_SERVER_TASK, polling.POLL_ACCOUNT_TASK} <= set(celery_app.tasks)
+
+
+def test_dispatch_keeps_one_poll_per_server_in_flight(db, sent) -> None:
     for name in ("a", "b", "c"):
         OperationFactory(server_id=WEB, snapshot_name=name)
     OperationFactory(server_id=777, snapshot_name="d")
@@ -115,38 +130,32 @@ def test_dispatch_keeps_one_poll_per_server_in_flight(db, monkeypatch) -> None:
 
     assert first == 2
     assert second == 0
-    assert sorted(queued) == [777, WEB]
+    assert sorted(server_polls(sent)) == [777, WEB]
 
 
-def test_stuck_operations_are_polled_less_often(db, monkeypatch) -> None:
-    queued: list[int] = []
-    monkeypatch.setattr(tasks.poll_server, "delay", queued.append)
+def test_stuck_operations_are_polled_less_often(db, sent) -> None:
     OperationFactory(server_id=WEB, state=OperationState.STUCK, last_checked_at=timezone.now())
 
     assert tasks.dispatch_polls() == 0
-    assert queued == []
+    assert sent == []
 
 
-def test_dispatch_sweeps_the_account_when_many_servers_have_work(db, monkeypatch, settings) -> None:
+def test_dispatch_sweeps_the_account_when_many_servers_have_work(db, sent, settings) -> None:
     settings.VPS_POLL_SWEEP_SERVERS = 3
-    per_server: list[int] = []
-    sweeps: list[None] = []
-    monkeypatch.setattr(tasks.poll_server, "delay", per_server.append)
-    monkeypatch.setattr(tasks.poll_account, "delay", lambda: sweeps.append(None))
     for server_id in (101, 102):
         OperationFactory(server_id=server_id)
     assert tasks.dispatch_polls() == 2
-    assert sweeps == []
+    assert sweeps(sent) == 0
 
     OperationFactory(server_id=103)
     for server_id in (101, 102):
-        tasks.cache.delete(tasks._poll_lock(server_id))  # those polls have ended
+        cache.delete(polling._lock_key(server_id))  # those polls have ended
     Operation.objects.update(last_checked_at=None)
 
     assert tasks.dispatch_polls() == 1
     assert tasks.dispatch_polls() == 0  # the sweep queued covers every server
-    assert sweeps == [None]
-    assert sorted(per_server) == [101, 102]
+    assert sweeps(sent) == 1
+    assert sorted(server_polls(sent)) == [101, 102]
 
 
 def test_a_worker_sweeping_the_account_follows_every_operation_to_its_end(
@@ -155,20 +164,14 @@ def test_a_worker_sweeping_the_account_follows_every_operation_to_its_end(
     settings.VPS_SIM_CREATE_SECONDS = 2
     settings.VPS_SIM_RESTORE_SECONDS = 2
     # Only beat's dispatch follows these operations (not the first poll an action queues).
-    monkeypatch.setattr(tasks, "dispatch_server_poll", lambda server_id: False)
+    monkeypatch.setattr(polling, "server_poll_queue", lambda server_id: False)
     client = provider.get_client()
-    operations = [
-        services.snapshot_create(
-            actor=actor, server_id=12360, server_name="staging-app", name="swept"
-        )
-    ]
-    for server_id, name in ((WEB, "web-server-01"), (12346, "web-server-02")):
+    operations = [services.snapshot_create(actor=actor, server_id=12360, name="swept")]
+    for server_id in (WEB, 12346):
         snapshot = next(
             s for s in client.list_snapshots(server_id=server_id) if s.status == "completed"
         )
-        operations.append(
-            services.snapshot_restore(actor=actor, snapshot=snapshot, server_name=name)
-        )
+        operations.append(services.snapshot_restore(actor=actor, snapshot_id=snapshot.id))
     celery_app.control.purge()  # polls queued by earlier tests must not run here
     controls.reset_call_counts()
     own_worker(VPS_POLL_SWEEP_SERVERS="2").start()

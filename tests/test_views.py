@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import Client
@@ -31,8 +30,9 @@ from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
 from provider_sim.seed import DEMO_SERVERS, DEMO_SNAPSHOTS
 from provider_sim.server import RunningSimulator
-from snapshots_ui import selectors, tasks
-from snapshots_ui.models import AuditEvent, Operation, OperationKind, OperationState
+from snapshots_ui import fleet_cache, health
+from snapshots_ui.models import AuditEvent, Operation, OperationKind
+from snapshots_ui.statuses import OperationState
 from tests.factories import PASSWORD, OperationFactory
 
 # The demo data (provider_sim/seed.py).
@@ -58,11 +58,8 @@ TOKEN_REJECTED = "The provider rejected the dashboard's API token."
 
 
 @pytest.fixture(autouse=True)
-def queued_polls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Server ids whose status poll was queued on commit (recorded, not sent to a broker)."""
-    queued: list[int] = []
-    monkeypatch.setattr(tasks, "dispatch_server_poll", queued.append)
-    return queued
+def _polls_recorded(queued_polls: list[int]) -> None:
+    """No worker runs here: polls queued on commit are recorded instead."""
 
 
 def page_text(response: HttpResponse) -> str:
@@ -885,13 +882,24 @@ def test_health_reports_database_cache_and_a_missing_worker(client: Client) -> N
 
 
 @pytest.mark.django_db
-def test_health_reports_a_worker_that_beat_recently(client: Client) -> None:
-    cache.set(tasks.WORKER_HEARTBEAT_KEY, timezone.now() - timedelta(seconds=3))
+def test_health_reports_a_worker_that_beat_recently(client: Client, settings) -> None:
+    health.worker_heartbeat_touch()
 
     body = client.get("/health/").json()
 
     assert body["checks"]["worker"] == "ok"
-    assert 3 <= body["worker_heartbeat_age_seconds"] < tasks.WORKER_HEARTBEAT_MAX_AGE
+    assert 0 <= body["worker_heartbeat_age_seconds"] < settings.WORKER_HEARTBEAT_MAX_AGE
+
+
+@pytest.mark.django_db
+def test_health_reports_a_worker_whose_heartbeat_is_too_old(client: Client, settings) -> None:
+    health.worker_heartbeat_touch()
+    settings.WORKER_HEARTBEAT_MAX_AGE = 0
+
+    body = client.get("/health/").json()
+
+    assert body["checks"]["worker"] == "stale"
+    assert body["worker_heartbeat_age_seconds"] is not None
 
 
 def test_provider_health_when_it_answers(
@@ -1191,7 +1199,7 @@ def test_pages_render_last_known_data_when_the_provider_is_down(
     client.force_login(viewer)
     assert client.get("/").status_code == 200  # fills the cache
     controls.add_fault(path_contains="/api/v1/", status=503)
-    selectors.fleet_invalidate()
+    fleet_cache.fleet_invalidate()
 
     fleet = client.get("/")
     server = client.get(f"/servers/{WEB}/")
@@ -1238,7 +1246,7 @@ def test_a_rejected_token_shows_its_own_banner(
     client.force_login(viewer)
     assert client.get("/").status_code == 200
     controls.set_token("other")
-    selectors.fleet_invalidate()
+    fleet_cache.fleet_invalidate()
 
     response = client.get("/")
 
@@ -1270,7 +1278,7 @@ def test_the_banner_goes_once_the_provider_answers_again(
     controls.add_fault(path_contains="/api/v1/", status=503)
     assert PROVIDER_DOWN in page_text(client.get("/"))
     controls.clear_faults()
-    selectors.fleet_invalidate()
+    fleet_cache.fleet_invalidate()
 
     response = client.get("/")
 
@@ -1789,7 +1797,7 @@ def test_page_queries_do_not_grow_with_operations(
 ) -> None:
     client.force_login(viewer)
     _operations_everywhere(3)
-    selectors.fleet_get()  # the provider's lists are cached from here on
+    fleet_cache.fleet_current()  # the provider's lists are cached from here on
     with CaptureQueriesContext(connection) as few:
         client.get(path)
     _operations_everywhere(30)  # also a new key for the fleet table's shared rendering
@@ -1816,12 +1824,12 @@ def test_fleet_page_queries_do_not_grow_with_servers(
 
     client.force_login(viewer)
     _operations_everywhere(3)
-    selectors.fleet_get()
+    fleet_cache.fleet_current()
     with CaptureQueriesContext(connection) as few:
         client.get("/")
     seed_bulk(300, 1)
-    selectors.fleet_invalidate()
-    selectors.fleet_get()
+    fleet_cache.fleet_invalidate()
+    fleet_cache.fleet_current()
 
     with django_assert_max_num_queries(len(few)):
         response = client.get("/")

@@ -7,13 +7,8 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from snapshots_ui.statuses import (
-    SERVER_STATUS_LABELS,
-    SNAPSHOT_STATUS_LABELS,
-    Progress,
-    badge_tone,
-    snapshot_progress,
-)
+from snapshots_ui import statuses
+from snapshots_ui.statuses import SERVER_STATUS_LABELS, SNAPSHOT_STATUS_LABELS, badge_tone
 
 register = template.Library()
 
@@ -74,15 +69,26 @@ def duration(seconds: float | None) -> str:
 @register.filter
 def snapshot_done(status: str) -> bool:
     """Whether a snapshot with this provider status is complete (and so restorable)."""
-    return snapshot_progress(status) is Progress.DONE
+    return statuses.snapshot_is_restorable(status)
 
 
 @register.filter
 def snapshot_running(status: str) -> bool:
-    return snapshot_progress(status) is Progress.IN_PROGRESS
+    return statuses.snapshot_is_running(status)
+
+
+@register.filter
+def server_running(status: str | None) -> bool:
+    return statuses.server_is_running(status)
+
+
+@register.filter
+def every(seconds: float) -> str:
+    """An interval in htmx's trigger syntax: 1.5 -> "every 1.5s"."""
+    return f"every {seconds:g}s"
 
 
 @register.simple_tag
-def status_refresh_every() -> str:
-    """The interval, in htmx's syntax, at which an open page asks for a running status."""
-    return f"{settings.VPS_STATUS_REFRESH_SECONDS:g}s"
+def stuck_poll_seconds() -> int:
+    """How often a stuck operation is still checked at the provider."""
+    return settings.VPS_STUCK_POLL_SECONDS

@@ -17,8 +17,9 @@ from playwright.sync_api import expect
 from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
 from snapshots_ui import services
+from snapshots_ui.audit import Actor
+from snapshots_ui.fleet_cache import FLEET_KEY
 from snapshots_ui.models import Operation, OperationKind
-from snapshots_ui.selectors import FLEET_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -229,9 +230,8 @@ def test_only_pages_with_an_operation_in_progress_make_requests_after_loading(
     settings.VPS_SIM_CREATE_SECONDS = HELD
     busy, fleet = open_tab(viewer), open_tab(viewer)
     operation = services.snapshot_create(
-        actor=services.Actor(user=operator, ip="127.0.0.1"),
+        actor=Actor(user=operator, ip="127.0.0.1"),
         server_id=WEB_02,
-        server_name="web-server-02",
         name="nightly-check",
     )
     busy.page.goto(f"/servers/{WEB_02}/")

@@ -13,8 +13,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from provider_sim import controls
-from snapshots_ui import selectors
-from snapshots_ui.models import OperationKind, OperationState
+from snapshots_ui import fleet_cache
+from snapshots_ui.models import OperationKind
+from snapshots_ui.statuses import OperationState
 from tests.factories import PASSWORD, OperationFactory
 
 pytestmark = pytest.mark.e2e
@@ -124,10 +125,10 @@ def test_a_provider_outage_shows_the_banner_and_the_last_data(open_tab, viewer, 
     expect(page.locator("#provider-banner")).to_have_count(0)
 
     # What the provider said two minutes ago is all there is when it stops answering.
-    stored = cache.get(selectors.FLEET_KEY)
-    selectors.fleet_store(replace(stored, fetched_at=stored.fetched_at - timedelta(minutes=2)))
+    stored = cache.get(fleet_cache.FLEET_KEY)
+    fleet_cache.fleet_store(replace(stored, fetched_at=stored.fetched_at - timedelta(minutes=2)))
     controls.add_fault(path_contains="/api/v1/", status=503)
-    selectors.fleet_invalidate()
+    fleet_cache.fleet_invalidate()
     page.reload()
 
     banner = page.locator("#provider-banner")
@@ -147,7 +148,7 @@ def test_a_provider_outage_shows_the_banner_and_the_last_data(open_tab, viewer, 
 
     # And the banner goes once the provider answers again.
     controls.clear_faults()
-    selectors.fleet_invalidate()
+    fleet_cache.fleet_invalidate()
     page.goto("/")
     expect(page.locator("#fleet-table")).to_contain_text("web-server-01")
     expect(page.locator("#provider-banner")).to_have_count(0)
