@@ -44,12 +44,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_seconds(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
 def fault_rule_clean(data: dict[str, Any]) -> dict[str, Any]:
     """Check a rule as given to the control API and return the model's field values."""
-    errors: dict[str, list[str]] = {}
     unknown = sorted(set(data) - set(RULE_FIELDS))
-    if unknown:
-        errors["non_field_errors"] = [f"Unknown fields: {', '.join(unknown)}."]
+    errors = {"non_field_errors": [f"Unknown fields: {', '.join(unknown)}."]} if unknown else {}
 
     def check(field: str, ok: bool, message: str) -> None:
         if field in data and data[field] is not None and not ok:
@@ -71,19 +73,12 @@ def fault_rule_clean(data: dict[str, Any]) -> dict[str, Any]:
     check("status", _is_int(status) and 200 <= status <= 599, "Must be an HTTP status code.")
     check("retry_after", _is_int(retry_after) and retry_after >= 0, "Must be seconds (>= 0).")
     check("latency_ms", _is_int(latency_ms) and latency_ms >= 0, "Must be milliseconds (>= 0).")
-    check(
-        "timeout_seconds",
-        isinstance(timeout_seconds, int | float)
-        and not isinstance(timeout_seconds, bool)
-        and timeout_seconds >= 0,
-        "Must be seconds (>= 0).",
-    )
-    check("body", body in SimFault.Body.values, f"Must be one of {SimFault.Body.values}.")
-    check(
-        "error_shape",
-        error_shape in SimFault.ErrorShape.values,
-        f"Must be one of {SimFault.ErrorShape.values}.",
-    )
+    check("timeout_seconds", _is_seconds(timeout_seconds), "Must be seconds (>= 0).")
+    for field, value, choices in (
+        ("body", body, SimFault.Body.values),
+        ("error_shape", error_shape, SimFault.ErrorShape.values),
+    ):
+        check(field, value in choices, f"Must be one of {choices}.")
     check("message", isinstance(message, str) and len(message) <= 255, "Must be a short string.")
     check("times", _is_int(times) and times >= 1, "Must be a count (>= 1) or null.")
     if not errors and status is None and not latency_ms and not timeout_seconds:

@@ -95,6 +95,15 @@ class RunningSimulator:
     stop: Callable[[], None]
 
 
+def _url_host(host: str) -> str:
+    """The host to put in a URL for a server bound to ``host``."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 - naming the wildcard, not binding to it
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 def start_in_thread(
     host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True
 ) -> RunningSimulator:
@@ -119,14 +128,7 @@ def start_in_thread(
         daemon=True,
     )
     thread.start()
-
-    if host in ("", "0.0.0.0"):  # noqa: S104 - naming the wildcard, not binding to it
-        url_host = "127.0.0.1"
-    elif host == "::":
-        url_host = "[::1]"
-    else:
-        url_host = f"[{host}]" if ":" in host else host
-    root_url = f"http://{url_host}:{httpd.server_address[1]}/"
+    root_url = f"http://{_url_host(host)}:{httpd.server_address[1]}/"
 
     stop_lock = threading.Lock()
 

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from provider_sim import views
+from provider_sim import control_views, views
 
 urlpatterns = [
     path("api/v1/snapshots/", views.snapshots),
@@ -12,9 +12,9 @@ urlpatterns = [
     path("api/v1/servers/<int:server_id>/", views.server_detail),
     # Anything else under the API answers like the provider: a JSON 404 (and is counted).
     re_path(r"^api/v1/", views.unknown_endpoint),
-    path("_sim/faults/", views.control_faults),
-    path("_sim/token/", views.control_token),
-    path("_sim/stats/", views.control_stats),
-    path("_sim/reset/", views.control_reset),
-    path("_sim/seed/", views.control_seed),
+    path("_sim/faults/", control_views.control_faults),
+    path("_sim/token/", control_views.control_token),
+    path("_sim/stats/", control_views.control_stats),
+    path("_sim/reset/", control_views.control_reset),
+    path("_sim/seed/", control_views.control_seed),
 ]

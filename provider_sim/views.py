@@ -1,4 +1,4 @@
-"""The simulated provider's API (``/api/v1/``) and the simulator's control API (``/_sim/``).
+"""The simulated provider's API (``/api/v1/``); the control API is in ``control_views``.
 
 Bodies follow the provider's published examples; error bodies follow the conventions the
 project assumes (``{"detail": ...}`` or field errors such as ``{"name": [...]}``).
@@ -21,9 +21,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from provider_sim import controls
-from provider_sim.faults import FaultRuleError, fault_claim, fault_response, fault_to_dict
+from provider_sim.faults import fault_claim, fault_response
 from provider_sim.models import SimFault, SimServer, SimSnapshot
-from provider_sim.seed import seed_bulk
 from provider_sim.services import (
     NOT_FOUND,
     ApiError,
@@ -48,13 +47,13 @@ RESTORE_MESSAGE = "Server is being restored from snapshot. This may take 5-15 mi
 # --- Plumbing shared by both APIs ------------------------------------------------------------
 
 
-def _no_content() -> HttpResponse:
+def no_content() -> HttpResponse:
     response = HttpResponse(status=204)
     del response["Content-Type"]
     return response
 
 
-def _rejection(
+def auth_rejection(
     request: HttpRequest, *, token: str, methods: tuple[str, ...]
 ) -> HttpResponse | None:
     """A 401 unless the request carries ``Bearer <token>``, then a 405 for other methods."""
@@ -114,7 +113,7 @@ def api_endpoint(route: str, *methods: str) -> Callable[[View], View]:
             if fault is not None and fault.status is not None:
                 _hold(request, fault)
                 return fault_response(fault)
-            response = _rejection(request, token=controls.current_token(), methods=methods)
+            response = auth_rejection(request, token=controls.current_token(), methods=methods)
             if response is None:
                 try:
                     response = view(request, *args, **kwargs)
@@ -129,29 +128,7 @@ def api_endpoint(route: str, *methods: str) -> Callable[[View], View]:
     return decorator
 
 
-def control_endpoint(*methods: str) -> Callable[[View], View]:
-    """A ``/_sim/`` endpoint: needs ``settings.VPS_SIM_TOKEN`` even while it is overridden."""
-
-    def decorator(view: View) -> View:
-        @csrf_exempt
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            rejection = _rejection(request, token=settings.VPS_SIM_TOKEN, methods=methods)
-            if rejection is not None:
-                return rejection
-            try:
-                return view(request, *args, **kwargs)
-            except ApiError as exc:
-                return JsonResponse(exc.body, status=exc.status)
-            except FaultRuleError as exc:
-                return JsonResponse(exc.errors, status=400)
-
-        return wrapper
-
-    return decorator
-
-
-def _json_body(request: HttpRequest) -> dict[str, Any]:
+def json_body(request: HttpRequest) -> dict[str, Any]:
     """The JSON object in the body ({} for no body); 400 for anything else."""
     if not request.body:
         return {}
@@ -167,7 +144,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-def _as_id(value: Any) -> int | None:
+def as_id(value: Any) -> int | None:
     """An integer id from JSON or a query string, or None if it is not one."""
     if isinstance(value, bool):
         return None
@@ -251,7 +228,7 @@ def _page(
 
 def _create_arguments(data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
-    server_id = _as_id(data.get("server_id"))
+    server_id = as_id(data.get("server_id"))
     if data.get("server_id") is None:
         errors["server_id"] = ["This field is required."]
     elif server_id is None:
@@ -289,12 +266,12 @@ def _create_arguments(data: dict[str, Any]) -> dict[str, Any]:
 @api_endpoint("snapshots/", "GET", "POST")
 def snapshots(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        snapshot = snapshot_create(**_create_arguments(_json_body(request)))
+        snapshot = snapshot_create(**_create_arguments(json_body(request)))
         return JsonResponse({**_snapshot_payload(snapshot), "message": CREATE_MESSAGE}, status=201)
     queryset = SimSnapshot.objects.select_related("server").order_by("-created_at", "-id")
     raw_server_id = request.GET.get("server_id", "")
     if raw_server_id != "":
-        server_id = _as_id(raw_server_id)
+        server_id = as_id(raw_server_id)
         if server_id is None:
             raise ApiError(400, {"server_id": ["A valid integer is required."]})
         queryset = queryset.filter(server_id=server_id)
@@ -304,12 +281,12 @@ def snapshots(request: HttpRequest) -> HttpResponse:
 @api_endpoint("snapshots/{id}/", "DELETE")
 def snapshot_detail(request: HttpRequest, snapshot_id: int) -> HttpResponse:
     snapshot_delete(snapshot_id=_path_id(snapshot_id))
-    return _no_content()
+    return no_content()
 
 
 @api_endpoint("snapshots/{id}/restore/", "POST")
 def snapshot_restore_view(request: HttpRequest, snapshot_id: int) -> HttpResponse:
-    _json_body(request)  # the provider expects no body, but a malformed one is still a 400
+    json_body(request)  # the provider expects no body, but a malformed one is still a 400
     snapshot = snapshot_restore(snapshot_id=_path_id(snapshot_id))
     server = snapshot.server
     return JsonResponse(
@@ -342,61 +319,3 @@ def server_detail(request: HttpRequest, server_id: int) -> HttpResponse:
 @api_endpoint("(unknown)", *ALL_METHODS)
 def unknown_endpoint(request: HttpRequest) -> HttpResponse:
     raise ApiError(404, NOT_FOUND)
-
-
-# --- The control API -------------------------------------------------------------------------
-
-
-@control_endpoint("GET", "POST", "DELETE")
-def control_faults(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        fault_id = controls.add_fault(**_json_body(request))
-        return JsonResponse(fault_to_dict(SimFault.objects.get(pk=fault_id)), status=201)
-    if request.method == "DELETE":
-        controls.clear_faults()
-        return _no_content()
-    return JsonResponse({"results": controls.list_faults()})
-
-
-@control_endpoint("POST", "DELETE")
-def control_token(request: HttpRequest) -> HttpResponse:
-    token = None if request.method == "DELETE" else _json_body(request).get("token")
-    if token is not None and (not isinstance(token, str) or not token.strip()):
-        raise ApiError(400, {"token": ["Must be a non-empty string or null."]})
-    controls.set_token(token)
-    return JsonResponse({"token": controls.current_token(), "overridden": token is not None})
-
-
-@control_endpoint("GET", "DELETE")
-def control_stats(request: HttpRequest) -> HttpResponse:
-    if request.method == "DELETE":
-        controls.reset_call_counts()
-        return _no_content()
-    return JsonResponse(controls.call_counts())
-
-
-@control_endpoint("POST")
-def control_reset(request: HttpRequest) -> HttpResponse:
-    controls.reset_state()
-    return JsonResponse({"detail": "The simulator holds the demo data again."})
-
-
-@control_endpoint("POST")
-def control_seed(request: HttpRequest) -> HttpResponse:
-    data = _json_body(request)
-    errors: dict[str, list[str]] = {}
-    servers_wanted = _as_id(data.get("servers"))
-    per_server = _as_id(data.get("snapshots_per_server", 0))
-    if servers_wanted is None or not 1 <= servers_wanted <= 100_000:
-        errors["servers"] = ["Must be an integer from 1 to 100000."]
-    if per_server is None or not 0 <= per_server <= 5:
-        errors["snapshots_per_server"] = ["Must be an integer from 0 to 5 (the provider's limit)."]
-    if errors:
-        raise ApiError(400, errors)
-    assert servers_wanted is not None
-    assert per_server is not None
-    seed_bulk(servers_wanted, per_server)
-    return JsonResponse(
-        {"servers": SimServer.objects.count(), "snapshots": SimSnapshot.objects.count()},
-        status=201,
-    )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
-from snapshots_ui import polling, provider, selectors
+from snapshots_ui import outcomes, polling, provider, selectors
 from snapshots_ui.audit import Actor, audit_record
 from snapshots_ui.fleet_cache import fleet_invalidate, fleet_patch
 from snapshots_ui.models import Operation, OperationKind
@@ -225,7 +225,7 @@ def snapshot_create(*, actor: Actor, server_id: int, name: str, description: str
 
     operation.snapshot_id = result.snapshot.id
     operation.snapshot_created_at = result.snapshot.created_at
-    polling.snapshot_progress_apply(operation, result.snapshot)
+    outcomes.snapshot_progress_apply(operation, result.snapshot)
     _started(operation, actor=actor, action="snapshot.create.started", message=result.message)
     fleet_patch(server_id=server_id, change=lambda fleet: fleet.with_snapshot(result.snapshot))
     return operation
