@@ -24,6 +24,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_sizes.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -8,10 +8,12 @@ from django.db import models
 
 
 class SimServer(models.Model):
+    """A server of the simulated account."""
+
     class Status(models.TextChoices):
         RUNNING = "running"
         STOPPED = "stopped"
-        RESTORING = "restoring"
+        RESTORING = "restoring"  # until restore_due_at
 
     name = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
@@ -32,6 +34,8 @@ class SimServer(models.Model):
 
 
 class SimSnapshot(models.Model):
+    """A snapshot of a simulated server (at most five per server, as at the provider)."""
+
     class Status(models.TextChoices):
         IN_PROGRESS = "in_progress"
         COMPLETED = "completed"
@@ -59,7 +63,8 @@ class SimSnapshot(models.Model):
 
 
 class SimFault(models.Model):
-    """A rule that makes matching API requests slow or fail; see ``provider_sim.faults``."""
+    """A rule that makes matching API requests slow or fail (``provider_sim.faults``), for
+    every matching request or, with ``remaining``, that many of them."""
 
     class Body(models.TextChoices):
         JSON = "json"

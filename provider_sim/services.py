@@ -28,6 +28,18 @@ class ApiError(Exception):
         self.body = body
 
 
+def _bad_request(detail: str) -> ApiError:
+    return ApiError(400, {"detail": detail})
+
+
+def _locked[M: (SimServer, SimSnapshot)](model: type[M], pk: int) -> M:
+    """The row, locked for the rest of the transaction; a 404 when there is none."""
+    row = model.objects.select_for_update().filter(pk=pk).first()
+    if row is None:
+        raise ApiError(404, NOT_FOUND)
+    return row
+
+
 def operations_advance(*, now: datetime | None = None) -> None:
     """Finish every create and restore whose due time has passed.
 
@@ -59,21 +71,13 @@ def snapshot_size_estimate(*, server: SimServer, name: str) -> int:
 
 def snapshot_create(*, server_id: int, name: str, description: str) -> SimSnapshot:
     with transaction.atomic():
-        server = SimServer.objects.select_for_update().filter(pk=server_id).first()
-        if server is None:
-            raise ApiError(404, NOT_FOUND)
+        server = _locked(SimServer, server_id)
         if server.status == SimServer.Status.RESTORING:
-            raise ApiError(
-                400,
-                {"detail": "The server is being restored. Try again when the restore is done."},
-            )
+            raise _bad_request("The server is being restored. Try again when the restore is done.")
         if server.snapshots.count() >= SNAPSHOT_LIMIT:
-            raise ApiError(
-                400,
-                {
-                    "detail": f"Snapshot limit reached. A server can have at most "
-                    f"{SNAPSHOT_LIMIT} snapshots; delete an old snapshot first."
-                },
+            raise _bad_request(
+                f"Snapshot limit reached. A server can have at most {SNAPSHOT_LIMIT} snapshots; "
+                "delete an old snapshot first."
             )
         now = timezone.now()
         return SimSnapshot.objects.create(
@@ -99,12 +103,9 @@ def snapshot_restore(*, snapshot_id: int) -> SimSnapshot:
             raise ApiError(404, NOT_FOUND)
         server = SimServer.objects.select_for_update().get(pk=snapshot.server_id)
         if server.status == SimServer.Status.RESTORING:
-            raise ApiError(400, {"detail": "The server is already being restored."})
+            raise _bad_request("The server is already being restored.")
         if snapshot.status != SimSnapshot.Status.COMPLETED:
-            raise ApiError(
-                400,
-                {"detail": "Only a completed snapshot can be restored."},
-            )
+            raise _bad_request("Only a completed snapshot can be restored.")
         server.status_after_restore = (
             SimServer.Status.RUNNING
             if server.status == SimServer.Status.RUNNING
@@ -119,12 +120,7 @@ def snapshot_restore(*, snapshot_id: int) -> SimSnapshot:
 
 def snapshot_delete(*, snapshot_id: int) -> None:
     with transaction.atomic():
-        snapshot = SimSnapshot.objects.select_for_update().filter(pk=snapshot_id).first()
-        if snapshot is None:
-            raise ApiError(404, NOT_FOUND)
+        snapshot = _locked(SimSnapshot, snapshot_id)
         if snapshot.status == SimSnapshot.Status.IN_PROGRESS:
-            raise ApiError(
-                400,
-                {"detail": "The snapshot is still being created and cannot be deleted yet."},
-            )
+            raise _bad_request("The snapshot is still being created and cannot be deleted yet.")
         snapshot.delete()

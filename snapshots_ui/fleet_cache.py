@@ -94,8 +94,9 @@ class ProviderProblem:
     """Why the provider could not be asked, last time someone tried."""
 
     message: str
+    # 401/403: nothing will work until someone fixes the token.
     token_rejected: bool
-    at: datetime | None
+    at: datetime
 
 
 @dataclass(frozen=True)

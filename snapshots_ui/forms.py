@@ -12,6 +12,21 @@ NAME_RULE = _(
     "Letters A-Z, digits, dashes (-) and underscores (_); no spaces; at most 64 characters."
 )
 
+NAME_INPUT = {
+    "autocomplete": "off",
+    "spellcheck": "false",
+    "pattern": "[A-Za-z0-9_\\-]+",
+    "maxlength": str(SNAPSHOT_NAME_MAX_LENGTH),
+    # What someone is typing survives the live refresh of the form around it.
+    "hx-preserve": "true",
+}
+CODE_INPUT = {
+    "autocomplete": "one-time-code",
+    "inputmode": "numeric",
+    "pattern": "[0-9 ]*",
+    "autofocus": True,
+}
+
 
 def suggested_snapshot_name(server_name: str) -> str:
     """``<server>-YYYYMMDD-HHMM``, cleaned to the provider's naming rule."""
@@ -29,16 +44,7 @@ class SnapshotCreateForm(forms.Form):
         # widget's maxlength stops typing at the limit.
         help_text=NAME_RULE,
         strip=True,
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "off",
-                "spellcheck": "false",
-                "pattern": "[A-Za-z0-9_\\-]+",
-                "maxlength": str(SNAPSHOT_NAME_MAX_LENGTH),
-                # What someone is typing survives the live refresh of the form around it.
-                "hx-preserve": "true",
-            }
-        ),
+        widget=forms.TextInput(attrs=NAME_INPUT),
     )
     description = forms.CharField(
         label=_("Description"),
@@ -97,14 +103,7 @@ class TwoFactorCodeForm(forms.Form):
         min_length=6,
         max_length=8,
         strip=True,
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "one-time-code",
-                "inputmode": "numeric",
-                "pattern": "[0-9 ]*",
-                "autofocus": True,
-            }
-        ),
+        widget=forms.TextInput(attrs=CODE_INPUT),
     )
 
     def clean_code(self) -> str:

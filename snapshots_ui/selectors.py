@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -114,21 +114,30 @@ def _snapshot_in(fleet: FleetView, snapshot_id: int) -> provider.Snapshot | None
     return next((s for s in fleet.data.snapshots if s.id == snapshot_id), None)
 
 
-def server_get(
-    *, server_id: int, fleet: FleetView | None = None
-) -> tuple[FleetView, ServerSummary]:
-    """A server from the stored lists (read again once if it is missing from old data).
-
-    Raises ``FleetUnavailable`` when there is no provider data at all, ``NotFound`` when the
-    provider does not know the server. Returns the fleet the server was found in.
-    """
+def _find_with_recheck[T](
+    fleet: FleetView | None, find: Callable[[FleetView], T | None]
+) -> tuple[FleetView, T | None]:
+    """Look in the stored lists; when the item is missing from data old enough to be missing
+    things, read them again once. Raises ``FleetUnavailable`` when there is no data at all."""
     fleet = fleet or fleet_current()
     if fleet.data is None:
         raise FleetUnavailable(fleet)
-    summary = _summary_in(fleet, server_id)
-    if summary is None:
+    found = find(fleet)
+    if found is None:
         fleet = fleet_recheck(fleet)
-        summary = _summary_in(fleet, server_id)
+        found = find(fleet)
+    return fleet, found
+
+
+def server_get(
+    *, server_id: int, fleet: FleetView | None = None
+) -> tuple[FleetView, ServerSummary]:
+    """A server from the stored lists, and the fleet it was found in.
+
+    Raises ``FleetUnavailable`` when there is no provider data at all, ``NotFound`` when the
+    provider does not know the server.
+    """
+    fleet, summary = _find_with_recheck(fleet, lambda view: _summary_in(view, server_id))
     if summary is None:
         raise NotFound(_("No server with id %(id)s is known to the provider.") % {"id": server_id})
     return fleet, summary
@@ -138,13 +147,7 @@ def snapshot_get(
     *, snapshot_id: int, fleet: FleetView | None = None
 ) -> tuple[FleetView, ServerSummary, provider.Snapshot]:
     """A snapshot and its server, like ``server_get``."""
-    fleet = fleet or fleet_current()
-    if fleet.data is None:
-        raise FleetUnavailable(fleet)
-    snapshot = _snapshot_in(fleet, snapshot_id)
-    if snapshot is None:
-        fleet = fleet_recheck(fleet)
-        snapshot = _snapshot_in(fleet, snapshot_id)
+    fleet, snapshot = _find_with_recheck(fleet, lambda view: _snapshot_in(view, snapshot_id))
     if snapshot is None:
         raise NotFound(
             _("No snapshot with id %(id)s is known to the provider.") % {"id": snapshot_id}

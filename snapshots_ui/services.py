@@ -146,6 +146,17 @@ def _claim(
     return operation
 
 
+def _snapshot_fields(server: ServerSummary, snapshot: provider.Snapshot) -> dict[str, object]:
+    """An operation's fields naming an existing snapshot and its server."""
+    return {
+        "server_id": server.server.id,
+        "server_name": server.server.name,
+        "snapshot_id": snapshot.id,
+        "snapshot_name": snapshot.name,
+        "snapshot_created_at": snapshot.created_at,
+    }
+
+
 def _unconfirmed(
     operation: Operation, *, actor: Actor, action: str, exc: provider.ProviderUnavailable
 ) -> Operation:
@@ -269,12 +280,8 @@ def snapshot_restore(*, actor: Actor, snapshot_id: int) -> Operation:
             _("%(server)s is already being restored.") % {"server": server_name}
         ),
         kind=OperationKind.RESTORE,
-        server_id=server.server.id,
-        server_name=server_name,
-        snapshot_id=snapshot.id,
-        snapshot_name=snapshot.name,
-        snapshot_created_at=snapshot.created_at,
         needs_reconcile=True,
+        **_snapshot_fields(server, snapshot),
     )
     try:
         result = provider.get_client().restore_snapshot(snapshot_id=snapshot.id)
@@ -314,11 +321,7 @@ def snapshot_delete(*, actor: Actor, snapshot_id: int) -> SnapshotDeleted:
         action="snapshot.delete.requested",
         conflict=restoring_from_it,
         kind=OperationKind.DELETE,
-        server_id=server.server.id,
-        server_name=server_name,
-        snapshot_id=snapshot.id,
-        snapshot_name=snapshot.name,
-        snapshot_created_at=snapshot.created_at,
+        **_snapshot_fields(server, snapshot),
     )
     already_gone = False
     try:

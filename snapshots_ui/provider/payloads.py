@@ -15,12 +15,16 @@ MAX_MESSAGE_LENGTH = 500
 
 @dataclass(frozen=True)
 class ServerRef:
+    """A server as a snapshot names it."""
+
     id: int
-    name: str
+    name: str  # empty when the provider gives a bare id
 
 
 @dataclass(frozen=True)
 class Server:
+    """A server of the account, from ``/servers/`` (or only named by a snapshot)."""
+
     id: int
     name: str
     # "running", "stopped", "restoring", ...; None when only known from the snapshot list.
@@ -29,6 +33,8 @@ class Server:
 
 @dataclass(frozen=True)
 class Snapshot:
+    """One snapshot as the provider lists it."""
+
     id: int
     server: ServerRef
     name: str
@@ -41,13 +47,16 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class SnapshotCreated:
+    """The answer to a create: the new snapshot and the provider's message."""
+
     snapshot: Snapshot
     message: str
 
 
 @dataclass(frozen=True)
 class RestoreStarted:
-    # The server's state in the answer ("restoring").
+    """The answer to a restore: the server's state ("restoring") and the message."""
+
     server_status: str
     message: str
 
