@@ -6,8 +6,7 @@ second tab into a refusal instead of a second request), calls the provider once,
 outcome with an audit event in the same transaction and queues the status poll on commit. A
 create or restore whose answer was lost is never sent again: the poll reconciles it by name.
 
-A refusal is an ``ActionRefused`` subclass carrying a sentence for the user; callers tell
-refusals apart by type, never by comparing sentences.
+A refusal is an ``ActionRefused`` subclass (``refusals``) carrying a sentence for the user.
 """
 
 from __future__ import annotations
@@ -24,6 +23,16 @@ from snapshots_ui import outcomes, polling, provider, selectors
 from snapshots_ui.audit import Actor, audit_record
 from snapshots_ui.fleet_cache import fleet_invalidate, fleet_patch
 from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.refusals import (
+    ActionRefused,
+    AlreadyRunning,
+    NameInvalid,
+    NotRestorable,
+    OperationNotOpen,
+    ProviderRefused,
+    ServerBusy,
+    SnapshotLimitReached,
+)
 from snapshots_ui.selectors import ServerSummary
 from snapshots_ui.statuses import OperationState, snapshot_is_restorable
 
@@ -31,49 +40,6 @@ logger = logging.getLogger(__name__)
 
 SNAPSHOT_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 SNAPSHOT_NAME_MAX_LENGTH = 64
-
-
-# --- Refusals -----------------------------------------------------------------------------------
-
-
-class ActionRefused(Exception):
-    """The action was not sent, or the provider refused it; ``message`` says why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class NameInvalid(ActionRefused):
-    """The snapshot name breaks the provider's naming rule."""
-
-
-class SnapshotLimitReached(ActionRefused):
-    """The server already has as many snapshots as the provider allows."""
-
-
-class ServerBusy(ActionRefused):
-    """Another operation on the server rules this one out until it ends."""
-
-
-class AlreadyRunning(ActionRefused):
-    """The same operation is already in progress (a double click, a second tab)."""
-
-
-class NotRestorable(ActionRefused):
-    """Only a completed snapshot can be restored."""
-
-
-class OperationNotOpen(ActionRefused):
-    """The operation cannot be closed by hand in its current state."""
-
-
-class ProviderRefused(ActionRefused):
-    """The provider said no (or could not be asked); ``error`` is what it said."""
-
-    def __init__(self, message: str, *, error: provider.ProviderError) -> None:
-        super().__init__(message)
-        self.error = error
 
 
 @dataclass(frozen=True)

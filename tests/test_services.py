@@ -1,24 +1,20 @@
-"""The workflows, against the simulator over real HTTP (polls are run in-process here)."""
+"""The actions (create, restore, delete, closing or rechecking a stuck operation) and the name
+rule, against the simulator over real HTTP (polls are run in-process here)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
 from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
-from snapshots_ui import fleet_cache, polling, provider, selectors, services
+from snapshots_ui import fleet_cache, polling, refusals, selectors, services
 from snapshots_ui.audit import Actor
 from snapshots_ui.models import AuditEvent, Operation, OperationKind
 from snapshots_ui.statuses import OperationState
-
-WEB = 12345  # web-server-01, running, with completed snapshots
+from tests.service_helpers import WEB, age, completed_snapshot
 
 
 @pytest.fixture
@@ -28,21 +24,6 @@ def actor(operator) -> Actor:  # type: ignore[no-untyped-def]
 
 def posts(endpoint: str = "POST /api/v1/snapshots/") -> int:
     return controls.call_counts()["by_endpoint"].get(endpoint, 0)
-
-
-def completed_snapshot(server_id: int = WEB) -> provider.Snapshot:
-    return next(
-        s
-        for s in provider.get_client().list_snapshots(server_id=server_id)
-        if s.status == "completed"
-    )
-
-
-def age(operation: Operation, seconds: float) -> None:
-    """Pretend the operation started ``seconds`` ago."""
-    Operation.objects.filter(pk=operation.pk).update(
-        started_at=timezone.now() - timedelta(seconds=seconds)
-    )
 
 
 # --- Create ---------------------------------------------------------------------------------
@@ -77,7 +58,7 @@ def test_same_create_twice_is_refused_without_a_second_provider_call(
 ) -> None:
     services.snapshot_create(actor=actor, server_id=WEB, name="twice")
 
-    with pytest.raises(services.ActionRefused, match="already being created"):
+    with pytest.raises(refusals.ActionRefused, match="already being created"):
         services.snapshot_create(actor=actor, server_id=WEB, name="twice")
 
     assert posts() == 1
@@ -86,7 +67,7 @@ def test_same_create_twice_is_refused_without_a_second_provider_call(
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 65, "../etc", "<b>", "naïve", "ѕnap"])
 def test_invalid_names_never_reach_the_provider(seeded_simulator, actor, name: str) -> None:
-    with pytest.raises(services.ActionRefused):
+    with pytest.raises(refusals.ActionRefused):
         services.snapshot_create(actor=actor, server_id=WEB, name=name)
 
     assert posts() == 0
@@ -103,7 +84,7 @@ def test_provider_refusal_fails_the_operation_with_its_words(
             server=server, name=f"elsewhere-{number}", status="completed", created_at=timezone.now()
         )
 
-    with pytest.raises(services.ProviderRefused) as refused:
+    with pytest.raises(refusals.ProviderRefused) as refused:
         services.snapshot_create(actor=actor, server_id=WEB, name="six")
 
     operation = Operation.objects.get(snapshot_name="six")
@@ -119,7 +100,7 @@ def test_create_at_the_limit_is_refused_before_asking_the_provider(
 ) -> None:
     full = SimServer.objects.get(name="db-replica")
 
-    with pytest.raises(services.SnapshotLimitReached, match="already has 5 snapshots"):
+    with pytest.raises(refusals.SnapshotLimitReached, match="already has 5 snapshots"):
         services.snapshot_create(actor=actor, server_id=full.pk, name="six")
 
     assert posts() == 0
@@ -167,208 +148,21 @@ def test_create_is_refused_while_the_server_is_being_restored(
 ) -> None:
     services.snapshot_restore(actor=actor, snapshot_id=completed_snapshot().id)
 
-    with pytest.raises(services.ActionRefused, match="being restored"):
+    with pytest.raises(refusals.ActionRefused, match="being restored"):
         services.snapshot_create(actor=actor, server_id=WEB, name="during-restore")
     assert posts() == 0
 
 
-# --- Following an operation -----------------------------------------------------------------
-
-
-def test_poll_completes_a_create(seeded_simulator, actor, queued_polls, settings) -> None:
-    settings.VPS_SIM_CREATE_SECONDS = 0
-    operation = services.snapshot_create(actor=actor, server_id=WEB, name="quick")
-
-    changed = polling.operations_poll_server(server_id=WEB)
-
-    operation.refresh_from_db()
-    assert changed == [operation]
-    assert operation.state == OperationState.SUCCEEDED
-    assert operation.finished_at is not None
-    assert AuditEvent.objects.filter(operation=operation, action="operation.succeeded").exists()
-
-
-def test_poll_batches_one_provider_call_per_server(seeded_simulator, actor, queued_polls) -> None:
-    for name in ("one", "two", "three"):
-        services.snapshot_create(actor=actor, server_id=WEB, name=name)
-    controls.reset_call_counts()
-
-    polling.operations_poll_server(server_id=WEB)
-
-    assert controls.call_counts()["calls"] == 1
-
-
-def test_restore_is_followed_until_the_server_leaves_restoring(
-    seeded_simulator, actor, queued_polls, settings
-) -> None:
-    operation = services.snapshot_restore(actor=actor, snapshot_id=completed_snapshot().id)
-    assert SimServer.objects.get(pk=WEB).status == "restoring"
-
-    polling.operations_poll_server(server_id=WEB)
-    operation.refresh_from_db()
-    assert operation.state == OperationState.IN_PROGRESS
-
-    SimServer.objects.filter(pk=WEB).update(restore_due_at=timezone.now())
-    polling.operations_poll_server(server_id=WEB)
-    operation.refresh_from_db()
-    assert operation.state == OperationState.SUCCEEDED
-    assert "running" in operation.provider_message
+# --- Restore --------------------------------------------------------------------------------
 
 
 def test_second_restore_of_a_server_is_refused(seeded_simulator, actor, queued_polls) -> None:
     snapshot = completed_snapshot()
     services.snapshot_restore(actor=actor, snapshot_id=snapshot.id)
 
-    with pytest.raises(services.ActionRefused, match="still running"):
+    with pytest.raises(refusals.ActionRefused, match="still running"):
         services.snapshot_restore(actor=actor, snapshot_id=snapshot.id)
     assert posts("POST /api/v1/snapshots/{id}/restore/") == 1
-
-
-def test_operation_past_the_providers_maximum_is_marked_stuck(
-    seeded_simulator, actor, queued_polls
-) -> None:
-    operation = services.snapshot_create(actor=actor, server_id=WEB, name="slow")
-    SimSnapshot.objects.filter(pk=operation.snapshot_id).update(
-        complete_at=timezone.now() + timedelta(hours=1)
-    )
-    age(operation, operation.stuck_after.total_seconds() + 1)
-
-    polling.operations_poll_server(server_id=WEB)
-
-    operation.refresh_from_db()
-    assert operation.state == OperationState.STUCK
-    assert operation.is_active
-
-
-def test_poll_raises_unavailable_for_the_task_to_retry(
-    seeded_simulator, actor, queued_polls
-) -> None:
-    services.snapshot_create(actor=actor, server_id=WEB, name="x1")
-    controls.add_fault(status=503)
-
-    with pytest.raises(provider.ProviderUnavailable):
-        polling.operations_poll_server(server_id=WEB)
-
-
-def test_account_sweep_follows_every_server_from_the_two_lists(
-    seeded_simulator, actor, queued_polls, settings
-) -> None:
-    settings.VPS_SIM_CREATE_SECONDS = 0
-    settings.VPS_SIM_RESTORE_SECONDS = 0
-    create = services.snapshot_create(actor=actor, server_id=12360, name="swept")
-    restores = [
-        services.snapshot_restore(actor=actor, snapshot_id=completed_snapshot(server_id).id)
-        for server_id, name in ((WEB, "web-server-01"), (12346, "web-server-02"))
-    ]
-    controls.reset_call_counts()
-
-    changed = polling.operations_poll_account()
-
-    assert sorted(op.pk for op in changed) == sorted(op.pk for op in [create, *restores])
-    for operation in (create, *restores):
-        operation.refresh_from_db()
-        assert operation.state == OperationState.SUCCEEDED
-        assert (
-            AuditEvent.objects.filter(operation=operation, action="operation.succeeded").count()
-            == 1
-        )
-    # One reading of each account-wide list (one page each here), nothing per server.
-    assert controls.call_counts()["by_endpoint"] == {
-        "GET /api/v1/snapshots/": 1,
-        "GET /api/v1/servers/": 1,
-    }
-    # What it read is the fleet the pages are served from: no further call for them.
-    fleet = fleet_cache.fleet_current()
-    assert fleet.data is not None
-    assert any(s.name == "swept" and s.status == "completed" for s in fleet.data.snapshots)
-    assert controls.call_counts()["calls"] == 2
-
-
-def test_an_outcome_is_not_recorded_twice_when_polls_overlap(
-    seeded_simulator, actor, queued_polls, settings
-) -> None:
-    settings.VPS_SIM_CREATE_SECONDS = 0
-    operation = services.snapshot_create(actor=actor, server_id=WEB, name="overlap")
-    polling.operations_poll_account()  # a sweep records the outcome first
-
-    polling.operations_poll_server(server_id=WEB)  # a poll that had already started
-    later = list(Operation.objects.filter(pk=operation.pk))
-    later[0].state = OperationState.FAILED  # what a stale reading would conclude
-    polling._record_poll(later, changed=later, now=timezone.now())
-
-    operation.refresh_from_db()
-    assert operation.state == OperationState.SUCCEEDED
-    assert (
-        AuditEvent.objects.filter(operation=operation, action__startswith="operation.").count() == 1
-    )
-
-
-def test_a_sweep_costs_the_same_queries_for_3_or_30_operations(
-    seeded_simulator,
-    actor,
-    queued_polls,
-    settings,
-    django_assert_max_num_queries,  # type: ignore[no-untyped-def]
-) -> None:
-    settings.VPS_SIM_CREATE_SECONDS = 3600
-    from tests.factories import OperationFactory
-
-    def running(count: int) -> None:
-        for _ in range(count):
-            OperationFactory(server_id=WEB, snapshot_id=None, needs_reconcile=False)
-
-    running(3)
-    polling.operations_poll_account()
-    with CaptureQueriesContext(connection) as few:
-        polling.operations_poll_account()
-    running(27)
-    polling.operations_poll_account()
-
-    with django_assert_max_num_queries(len(few)):
-        polling.operations_poll_account()
-    assert Operation.objects.active().filter(last_checked_at__isnull=False).count() == 30
-
-
-def test_actions_and_polls_bring_the_stored_lists_up_to_date_without_reading_them_again(
-    seeded_simulator, actor, queued_polls, settings
-) -> None:
-    settings.VPS_SIM_CREATE_SECONDS = 0
-    fleet_cache.fleet_current()
-    controls.reset_call_counts()
-
-    services.snapshot_create(actor=actor, server_id=WEB, name="told-by-the-answer")
-    shown = {s.name: s.status for s in fleet_cache.fleet_current().data.snapshots}
-    assert shown["told-by-the-answer"] == "in_progress"
-    polling.operations_poll_server(server_id=WEB)  # it has completed meanwhile
-    shown = {s.name: s.status for s in fleet_cache.fleet_current().data.snapshots}
-    assert shown["told-by-the-answer"] == "completed"
-    restore = services.snapshot_restore(
-        actor=actor, snapshot_id=stored_snapshot(server_id=12346).id
-    )
-    assert fleet_cache.fleet_current().data.server(12346).status == "restoring"
-    services.snapshot_delete(actor=actor, snapshot_id=stored_snapshot(name="told-by-the-answer").id)
-
-    # The action calls themselves and the one poll; no list of every server or snapshot.
-    assert controls.call_counts()["by_endpoint"] == {
-        "POST /api/v1/snapshots/": 1,
-        "GET /api/v1/snapshots/": 1,  # the poll's list of one server
-        "POST /api/v1/snapshots/{id}/restore/": 1,
-        "DELETE /api/v1/snapshots/{id}/": 1,
-    }
-    fleet = fleet_cache.fleet_current().data
-    assert {s.id for s in fleet.snapshots} == set(SimSnapshot.objects.values_list("id", flat=True))
-    assert restore.state == OperationState.IN_PROGRESS
-
-
-def stored_snapshot(*, server_id: int | None = None, name: str | None = None) -> provider.Snapshot:
-    """A completed snapshot as the pages know it (no provider call)."""
-    return next(
-        s
-        for s in fleet_cache.fleet_current().data.snapshots
-        if s.status == "completed"
-        and s.server.id == (server_id or s.server.id)
-        and s.name == (name or s.name)
-    )
 
 
 # --- Delete ---------------------------------------------------------------------------------
@@ -410,31 +204,6 @@ def test_deleting_a_snapshot_twice_finds_it_gone_without_asking_the_provider(
         services.snapshot_delete(actor=actor, snapshot_id=snapshot.id)
 
     assert posts("DELETE /api/v1/snapshots/{id}/") == 0
-
-
-# --- The fleet cache ------------------------------------------------------------------------
-
-
-def test_many_page_views_cost_one_provider_refresh_per_cache_period(seeded_simulator) -> None:
-    controls.reset_call_counts()
-
-    for _ in range(20):
-        fleet = fleet_cache.fleet_current()
-
-    assert fleet.data is not None
-    assert controls.call_counts()["calls"] == 2  # the snapshot list and the server list
-
-
-def test_provider_outage_serves_the_last_known_data_with_the_reason(seeded_simulator) -> None:
-    first = fleet_cache.fleet_current()
-    controls.add_fault(status=503)
-    fleet_cache.fleet_invalidate()
-
-    stale = fleet_cache.fleet_current()
-
-    assert stale.data == first.data
-    assert stale.is_stale
-    assert stale.problem
 
 
 # --- The name rule --------------------------------------------------------------------------
@@ -481,7 +250,7 @@ def test_admin_closes_a_stuck_operation_and_the_decision_is_audited(
     assert operation.error == "Provider support says the job was lost."
     event = AuditEvent.objects.get(action="operation.resolved.failed")
     assert (event.actor, event.actor_ip) == (admin_user, "192.0.2.1")
-    with pytest.raises(services.ActionRefused, match="already ended"):
+    with pytest.raises(refusals.ActionRefused, match="already ended"):
         services.operation_resolve(
             actor=admin, operation=operation, outcome=OperationState.SUCCEEDED, note=""
         )

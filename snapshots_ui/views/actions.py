@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from snapshots_ui import provider, roles, selectors, services
+from snapshots_ui import provider, refusals, roles, selectors, services
 from snapshots_ui.forms import RestoreConfirmForm, SnapshotCreateForm
 from snapshots_ui.models import Operation
 from snapshots_ui.statuses import OperationState, snapshot_is_restorable
@@ -32,7 +32,7 @@ def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
             )
-        except services.ActionRefused as refused:
+        except refusals.ActionRefused as refused:
             form.add_error(None, refused.message)
         else:
             if operation.needs_reconcile:
@@ -76,7 +76,7 @@ def snapshot_restore(request: HttpRequest, snapshot_id: int) -> HttpResponse:
                 operation = services.snapshot_restore(
                     actor=actor_of(request), snapshot_id=snapshot.id
                 )
-            except services.ActionRefused as refused:
+            except refusals.ActionRefused as refused:
                 form.add_error(None, refused.message)
             else:
                 messages.success(
@@ -114,7 +114,7 @@ def snapshot_delete(request: HttpRequest, snapshot_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             deleted = services.snapshot_delete(actor=actor_of(request), snapshot_id=snapshot.id)
-        except services.ActionRefused as refused:
+        except refusals.ActionRefused as refused:
             error = refused.message
         else:
             if deleted.already_gone:
@@ -181,7 +181,7 @@ def operation_resolve(request: HttpRequest, operation_id: int) -> HttpResponse:
             messages.success(request, _("The operation was closed and the decision recorded."))
         else:
             messages.error(request, _("That action is not known; nothing was changed."))
-    except services.ActionRefused as refused:
+    except refusals.ActionRefused as refused:
         messages.error(request, refused.message)
     except provider.ProviderError as exc:
         messages.error(
