@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+# Production dependencies only, each pinned with its hashes.
+RUN pip install --require-hashes -r requirements.txt && pip check
 
 COPY . .
 # Static files are collected at build time with throw-away secrets; whitenoise serves them.

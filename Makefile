@@ -1,18 +1,20 @@
 # `make run` starts the whole stack on embedded defaults; `make test` runs every test.
-# Both create .venv and install requirements.txt on first use.
+# Both create .venv and install requirements-dev.txt (production's requirements.txt plus tests
+# and tools, every package pinned with its hashes) on first use.
 
 PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3 2>/dev/null || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean requirements
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.12")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -33,6 +35,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	BENCH_SMOKE=$(BENCH_SMOKE) $(BIN)/python bench/run_all.py
+
+# After editing requirements.in or requirements-dev.in: pin every package again, with hashes.
+requirements: $(STAMP)
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras -o requirements.txt requirements.in
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras -o requirements-dev.txt requirements-dev.in
 
 clean:
 	rm -rf $(VENV) .run staticfiles test-db.sqlite3

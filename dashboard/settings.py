@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "snapshots_ui.middleware.SessionLifetimeMiddleware",
     "snapshots_ui.two_factor.TwoFactorMiddleware",
     "snapshots_ui.middleware.HtmxLoginRedirectMiddleware",
     "snapshots_ui.middleware.ProviderLookupMiddleware",
@@ -92,14 +93,29 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# Login throttling: https://django-axes.readthedocs.io/en/latest/4_configuration.html
-# A user is locked out from one address after AXES_FAILURE_LIMIT failures in a row, for
-# AXES_COOLOFF_HOURS; an Admin unlocks earlier by deleting the attempt in Django admin
-# (Axes > Access attempts) or with `manage.py axes_reset_username <name>`.
-AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(hours=float(os.environ.get("AXES_COOLOFF_HOURS", "1")))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+# Log-in throttling (django-axes, https://django-axes.readthedocs.io/): three keys, each with
+# its own limit (snapshots_ui/login_throttle.py): a username from one address, one address
+# across usernames, one username across addresses. A lock lasts LOGIN_COOLOFF_MINUTES after
+# the last failure; an Admin lifts it earlier from Django admin (recorded in the audit trail).
+LOGIN_FAILURES_PER_USER_AND_ADDRESS = int(
+    os.environ.get("LOGIN_FAILURES_PER_USER_AND_ADDRESS") or os.environ.get("AXES_FAILURE_LIMIT")
+    or "5"
+)  # fmt: skip
+LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20"))
+LOGIN_FAILURES_PER_USERNAME = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "10"))
+LOGIN_COOLOFF_MINUTES = float(
+    os.environ.get("LOGIN_COOLOFF_MINUTES")
+    or float(os.environ.get("AXES_COOLOFF_HOURS") or 0.25) * 60
+)
+AXES_HANDLER = "snapshots_ui.login_throttle.LayeredLimitsHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURES_PER_USER_AND_ADDRESS
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address", "username"]
+# A success does not wipe the failures: one account's log-in must not reset the count of an
+# address or a username that is being guessed. Failures also stay in a log (and the audit
+# trail) when a lock is lifted.
+AXES_RESET_ON_SUCCESS = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "snapshots_ui.client_ip.axes_client_ip"
 AXES_SENSITIVE_PARAMETERS = ["password"]
@@ -195,9 +211,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "snapshots_ui:fleet"
 LOGOUT_REDIRECT_URL = "login"
 
-# Background polling must not keep an idle session alive: the session is only saved (and so
-# extended) on requests that change it, and it ends after a working day of inactivity.
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", 8 * 60 * 60))
+# A session ends after SESSION_IDLE_SECONDS without activity (a click, a form, a page load;
+# not the status requests an open page makes by itself) and SESSION_MAX_SECONDS after log-in,
+# whatever happens (snapshots_ui.middleware.SessionLifetimeMiddleware).
+SESSION_IDLE_SECONDS = int(os.environ.get("SESSION_IDLE_SECONDS", "1800"))
+SESSION_MAX_SECONDS = int(os.environ.get("SESSION_MAX_SECONDS", "43200"))
+SESSION_COOKIE_AGE = SESSION_MAX_SECONDS
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
@@ -275,6 +294,8 @@ VPS_REFRESH_ON_MISS_SECONDS = int(os.environ.get("VPS_REFRESH_ON_MISS_SECONDS", 
 # is "stuck".
 VPS_CREATE_EXPECTED_SECONDS = (3 * 60, 10 * 60)
 VPS_RESTORE_EXPECTED_SECONDS = (5 * 60, 15 * 60)
+# A delete is answered at once; one whose answer was lost is settled by the next polls.
+VPS_DELETE_EXPECTED_SECONDS = (0, 2 * 60)
 VPS_STUCK_GRACE_FACTOR = float(os.environ.get("VPS_STUCK_GRACE_FACTOR", "1.5"))
 # A stuck operation is still checked at the provider, but only this often.
 VPS_STUCK_POLL_SECONDS = int(os.environ.get("VPS_STUCK_POLL_SECONDS", "30"))

@@ -8,10 +8,11 @@ from snapshots_ui.views import account, health
 handler403 = "snapshots_ui.views.common.permission_denied"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", account.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("login/verify/", account.two_factor_verify, name="two_factor_verify"),
     path("account/two-factor/", account.two_factor_setup, name="two_factor_setup"),
+    path("account/password/", account.PasswordChangeView.as_view(), name="password_change"),
     path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password-reset/done/",
@@ -20,7 +21,7 @@ urlpatterns = [
     ),
     path(
         "reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        account.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(

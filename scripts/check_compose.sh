@@ -19,4 +19,12 @@ sed -e 's/^SECRET_KEY=$/SECRET_KEY=check/' -e 's/^VPS_API_TOKEN=$/VPS_API_TOKEN=
     -e 's/^POSTGRES_PASSWORD=$/POSTGRES_PASSWORD=check/' .env.example > "$workdir/.env"
 (cd "$workdir" && "$OLDPWD/$venv/bin/docker-compose" config --quiet)
 services="$(cd "$workdir" && "$OLDPWD/$venv/bin/docker-compose" --profile demo config --services | sort | tr '\n' ' ')"
-echo "docker-compose.yml is valid; services: $services"
+# With DASHBOARD_BIND_ADDRESS unset, the web port is published on loopback only.
+sed -i '/^DASHBOARD_BIND_ADDRESS=/d' "$workdir/.env"
+published="$(cd "$workdir" && "$OLDPWD/$venv/bin/docker-compose" config \
+  | sed -n '/^  web:/,/^  [a-z]/p' | grep -oE '[0-9.]+:[0-9]+:8000' | tr '\n' ' ')"
+case "$published" in
+  *127.0.0.1*) ;;
+  *) echo "the web port is not bound to 127.0.0.1 by default: $published" >&2; exit 1 ;;
+esac
+echo "docker-compose.yml is valid; services: $services; web published on: $published"

@@ -25,9 +25,15 @@ SYSTEM = Actor(user=None, ip=None)
 
 
 def audit_record(
-    *, actor: Actor, action: str, operation: Operation | None = None, detail: str = ""
+    *,
+    actor: Actor,
+    action: str,
+    operation: Operation | None = None,
+    subject: str = "",
+    detail: str = "",
 ) -> AuditEvent:
-    """Append one event; an operation's server and snapshot are copied onto it."""
+    """Append one event; an operation's server and snapshot are copied onto it. ``subject``
+    names the account an account event is about."""
     return AuditEvent.objects.create(
         actor=actor.user if actor.user is not None and actor.user.pk else None,
         actor_name=actor.name,
@@ -38,5 +44,6 @@ def audit_record(
         server_name=operation.server_name if operation else "",
         snapshot_id=operation.snapshot_id if operation else None,
         snapshot_name=operation.snapshot_name if operation else "",
+        subject_name=subject[:150],
         detail=detail,
     )

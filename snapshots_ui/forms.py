@@ -83,6 +83,10 @@ class RestoreConfirmForm(forms.Form):
         return value
 
 
+# The activity page's "Action" filter value that lists account events instead of operations.
+ACCOUNT_EVENTS = "account"
+
+
 class ActivityFilterForm(forms.Form):
     """Filters for the activity page; wrong values are reported, not fatal."""
 
@@ -93,7 +97,11 @@ class ActivityFilterForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["kind"].choices = [("", _("Any action")), *OperationKind.choices]
+        self.fields["kind"].choices = [
+            ("", _("Any action")),
+            *OperationKind.choices,
+            (ACCOUNT_EVENTS, _("Account events")),
+        ]
         self.fields["state"].choices = [("", _("Any outcome")), *OperationState.choices]
 
 

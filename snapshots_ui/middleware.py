@@ -1,15 +1,80 @@
-"""Middleware that turns session expiry and missing provider data into pages a person can use."""
+"""Middleware: how long a session lasts, and turning session expiry and missing provider data
+into pages a person can use."""
 
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
+from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
+from snapshots_ui.accounts import SESSION_ACTIVITY_KEY, SESSION_STARTED_KEY
 from snapshots_ui.fleet_cache import FleetUnavailable
 from snapshots_ui.selectors import NotFound
+
+# Requests an open page makes by itself (status polls) carry this header; they are not
+# activity, so a page left open does not keep its session alive.
+BACKGROUND_HEADER = "X-Dashboard-Poll"
+# Activity is written to the session at most this often.
+_ACTIVITY_WRITE_SECONDS = 5
+
+
+def _page_path(request: HttpRequest) -> str:
+    """The page the person was on: for htmx the page that asked, not the partial."""
+    if getattr(request, "htmx", False):
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        return current.path + (f"?{current.query}" if current.query else "")
+    if request.method == "GET":
+        return request.get_full_path()
+    referer = urlsplit(request.headers.get("Referer", ""))
+    return referer.path if referer.netloc == request.get_host() else ""
+
+
+def login_redirect(request: HttpRequest, **params: str) -> HttpResponse:
+    """To the log-in page as a whole page (htmx included), back to this page afterwards."""
+    next_path = _page_path(request)
+    query = {**params, **({"next": next_path} if next_path else {})}
+    target = resolve_url(settings.LOGIN_URL) + ("?" + urlencode(query) if query else "")
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(target)
+    return HttpResponseRedirect(target)
+
+
+class SessionLifetimeMiddleware:
+    """End a session after ``SESSION_IDLE_SECONDS`` without activity or
+    ``SESSION_MAX_SECONDS`` after log-in. Background requests (``BACKGROUND_HEADER``) are
+    not activity. The log-in page then says why (``?signed_out=idle`` or ``max``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return self.get_response(request)
+        session = request.session
+        now = timezone.now().timestamp()
+        started = session.setdefault(SESSION_STARTED_KEY, now)
+        last_activity = session.setdefault(SESSION_ACTIVITY_KEY, now)
+        if now - started > settings.SESSION_MAX_SECONDS:
+            return self._end(request, "max")
+        if now - last_activity > settings.SESSION_IDLE_SECONDS:
+            return self._end(request, "idle")
+        background = request.headers.get(BACKGROUND_HEADER) == "1"
+        if not background and now - last_activity >= _ACTIVITY_WRITE_SECONDS:
+            session[SESSION_ACTIVITY_KEY] = now
+        return self.get_response(request)
+
+    @staticmethod
+    def _end(request: HttpRequest, reason: str) -> HttpResponse:
+        request.session_end_reason = {  # type: ignore[attr-defined]
+            "idle": f"signed out after {settings.SESSION_IDLE_SECONDS} s without activity",
+            "max": f"signed out {settings.SESSION_MAX_SECONDS} s after logging in",
+        }[reason]
+        logout(request)
+        return login_redirect(request, signed_out=reason)
 
 
 class HtmxLoginRedirectMiddleware:
@@ -28,13 +93,7 @@ class HtmxLoginRedirectMiddleware:
             and response.status_code == 302
             and response["Location"].startswith(resolve_url(settings.LOGIN_URL))
         ):
-            # Back to the page the user was on (not the partial) after logging in.
-            current = urlsplit(request.headers.get("HX-Current-URL", ""))
-            target = resolve_url(settings.LOGIN_URL)
-            if current.path:
-                next_path = current.path + (f"?{current.query}" if current.query else "")
-                target += "?" + urlencode({"next": next_path})
-            return HttpResponseClientRedirect(target)
+            return login_redirect(request)
         return response
 
 

@@ -123,7 +123,7 @@ class Operation(models.Model):
             return settings.VPS_RESTORE_EXPECTED_SECONDS
         if self.kind == OperationKind.CREATE:
             return settings.VPS_CREATE_EXPECTED_SECONDS
-        return (0, 0)
+        return settings.VPS_DELETE_EXPECTED_SECONDS
 
     @property
     def stuck_after(self) -> timedelta:
@@ -160,7 +160,10 @@ class Operation(models.Model):
 
 
 class AuditEvent(models.Model):
-    """An append-only record of who did what. Nothing in the UI edits or deletes it."""
+    """An append-only record of who did what: snapshot actions and account events.
+
+    A saved event cannot be changed or deleted through the model (the admin shows it read-only
+    too); only deleting its actor's account clears the link to the actor, never the names."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -176,13 +179,56 @@ class AuditEvent(models.Model):
     server_name = models.CharField(max_length=255, blank=True)
     snapshot_id = models.BigIntegerField(null=True, blank=True)
     snapshot_name = models.CharField(max_length=255, blank=True)
+    # For an account event: the account it is about (the actor may be an Admin, or nobody).
+    subject_name = models.CharField(max_length=150, blank=True)
     detail = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["action", "-created_at"], name="audit_action_created")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("An audit event cannot be changed once recorded.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("An audit event cannot be deleted.")
+
+    @property
+    def is_account_event(self) -> bool:
+        return self.action.startswith(ACCOUNT_EVENT_PREFIX)
+
+
+# Account events (log-ins, lock-outs, two-factor, roles, ...) have actions starting with this.
+ACCOUNT_EVENT_PREFIX = "account."
+
+
+class AccountSettings(models.Model):
+    """What the dashboard keeps about a person beyond Django's user: notices for their next
+    log-in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dashboard_settings"
+    )
+    # Set when an Admin removed the person's authenticator; shown once at their next log-in.
+    two_factor_reset_at = models.DateTimeField(null=True, blank=True)
+    two_factor_reset_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("account settings")
+        verbose_name_plural = _("account settings")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @classmethod
+    def of(cls, user: object) -> AccountSettings:
+        settings_row, _created = cls.objects.get_or_create(user=user)
+        return settings_row
 
 
 class SecurityPolicy(models.Model):

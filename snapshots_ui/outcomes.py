@@ -38,6 +38,8 @@ def operations_follow(
         before = (operation.state, operation.snapshot_id, operation.needs_reconcile)
         if operation.kind == OperationKind.CREATE:
             _follow_create(operation, by_id=by_id, by_name=by_name, now=now)
+        elif operation.kind == OperationKind.DELETE:
+            _follow_delete(operation, still_there=operation.snapshot_id in by_id, now=now)
         elif operation.kind == OperationKind.RESTORE:
             _follow_restore(
                 operation,
@@ -101,6 +103,21 @@ def _follow_create(
         operation.snapshot_created_at = snapshot.created_at
         operation.needs_reconcile = False
     snapshot_progress_apply(operation, snapshot)
+
+
+def _follow_delete(operation: Operation, *, still_there: bool, now: datetime) -> None:
+    """A delete whose answer was lost: gone from the list means it happened."""
+    if not still_there:
+        operation.finish(OperationState.SUCCEEDED)
+        operation.provider_message = _("The snapshot is no longer listed by the provider.")
+    elif _reconcile_expired(operation, now):
+        operation.finish(
+            OperationState.FAILED,
+            error=_(
+                "The provider never confirmed the delete and still lists the snapshot: the "
+                "request did not reach it. Nothing was deleted; try again."
+            ),
+        )
 
 
 def _follow_restore(

@@ -162,7 +162,7 @@ def operations_poll_server(*, server_id: int) -> list[Operation]:
     client = provider.get_client()
     now = timezone.now()
     snapshots: list[provider.Snapshot] | None = None
-    if any(op.kind == OperationKind.CREATE for op in operations):
+    if any(op.kind in (OperationKind.CREATE, OperationKind.DELETE) for op in operations):
         snapshots = [
             snapshot
             for snapshot in client.list_snapshots(server_id=server_id)

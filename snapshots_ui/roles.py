@@ -26,20 +26,29 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "snapshots_ui.change_securitypolicy",
         "snapshots_ui.view_operation",
         "snapshots_ui.view_auditevent",
+        # Lock-outs: seen here, lifted with the audited "Unlock" action (not by deleting).
         "axes.view_accessattempt",
-        "axes.delete_accessattempt",
+        "axes.view_accessfailurelog",
     ],
 }
+ROLES = (VIEWER, OPERATOR, ADMIN)
 
 
 def ensure_roles() -> None:
-    """Create the role groups with their permissions where they are missing."""
+    """Create the role groups with exactly their permissions."""
     from django.contrib.auth.models import Group, Permission
 
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
-        for dotted in codenames:
-            app_label, codename = dotted.split(".")
-            group.permissions.add(
+        group.permissions.set(
+            [
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+                for app_label, codename in (dotted.split(".") for dotted in codenames)
+            ]
+        )
+
+
+def role_of(user: object) -> str | None:
+    """The highest role a user holds (None: no role)."""
+    held = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+    return next((role for role in reversed(ROLES) if role in held), None)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from snapshots_ui import provider
 from snapshots_ui.fleet_cache import FleetUnavailable, FleetView, fleet_current, fleet_recheck
-from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.models import ACCOUNT_EVENT_PREFIX, AuditEvent, Operation, OperationKind
 from snapshots_ui.statuses import OperationState
 
 
@@ -197,6 +197,20 @@ def operations_filtered(*, filters: Mapping[str, object]) -> QuerySet[Operation]
     if server := filters.get("server"):
         operations = operations.filter(server_id=server)
     return operations
+
+
+def account_events_filtered(*, q: str = "") -> QuerySet[AuditEvent]:
+    """Account events (log-ins, lock-outs, two-factor, roles, ...), newest first; ``q``
+    matches who acted, the account concerned, the address or the detail."""
+    events = AuditEvent.objects.filter(action__startswith=ACCOUNT_EVENT_PREFIX)
+    if q:
+        events = events.filter(
+            Q(actor_name__icontains=q)
+            | Q(subject_name__icontains=q)
+            | Q(actor_ip__startswith=q)
+            | Q(detail__icontains=q)
+        )
+    return events
 
 
 def servers_due_for_poll(*, now: datetime) -> set[int]:

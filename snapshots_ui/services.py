@@ -46,7 +46,9 @@ SNAPSHOT_NAME_MAX_LENGTH = 64
 class SnapshotDeleted:
     operation: Operation
     # The provider no longer had it: someone deleted it elsewhere meanwhile.
-    already_gone: bool
+    already_gone: bool = False
+    # The answer was lost: the poll finds out from the provider's list whether it is gone.
+    unconfirmed: bool = False
 
 
 def snapshot_name_error(name: str) -> str | None:
@@ -270,7 +272,8 @@ def snapshot_restore(*, actor: Actor, snapshot_id: int) -> Operation:
 
 
 def snapshot_delete(*, actor: Actor, snapshot_id: int) -> SnapshotDeleted:
-    """Delete a snapshot permanently. The provider answers at once, so no poll is needed."""
+    """Delete a snapshot permanently. The provider answers at once; only when its answer is
+    lost (a timeout) does a poll settle the outcome from the snapshot list."""
     _fleet, server, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id)
     server_name = server.server.name
 
@@ -287,6 +290,7 @@ def snapshot_delete(*, actor: Actor, snapshot_id: int) -> SnapshotDeleted:
         action="snapshot.delete.requested",
         conflict=restoring_from_it,
         kind=OperationKind.DELETE,
+        needs_reconcile=True,
         **_snapshot_fields(server, snapshot),
     )
     already_gone = False
@@ -294,6 +298,10 @@ def snapshot_delete(*, actor: Actor, snapshot_id: int) -> SnapshotDeleted:
         provider.get_client().delete_snapshot(snapshot_id=snapshot.id)
     except provider.ProviderNotFound:
         already_gone = True
+    except provider.ProviderUnavailable as exc:
+        # It may have happened: the poll looks for the snapshot instead of asking again.
+        _unconfirmed(operation, actor=actor, action="snapshot.delete.unconfirmed", exc=exc)
+        return SnapshotDeleted(operation=operation, unconfirmed=True)
     except provider.ProviderError as exc:
         refused = _refused(operation, actor=actor, action="snapshot.delete.failed", exc=exc)
         fleet_invalidate()

@@ -17,18 +17,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 from snapshots_ui.models import SecurityPolicy
 from snapshots_ui.roles import ADMIN, OPERATOR
 
-# Paths a logged-in user may reach before the second factor: the two-factor pages themselves,
-# logging out, and what needs no login at all.
-EXEMPT_PREFIXES = (
-    "/login/",
-    "/logout/",
-    "/account/two-factor/",
-    "/password-reset/",
-    "/reset/",
-    "/health/",
-    "/static/",
-    "/favicon.ico",
-)
+# What a logged-in user may reach before the second factor, besides the code page (with an
+# authenticator) or the set-up page (without one, when the policy requires it).
+ALWAYS_OPEN_PREFIXES = ("/logout/", "/health/", "/static/", "/favicon.ico")
+VERIFY_PATH = "/login/verify/"
+SETUP_PATH = "/account/two-factor/"
 DEVICE_NAME = "Authenticator app"
 
 
@@ -73,9 +66,17 @@ def totp_remove(user: AbstractBaseUser) -> None:
     TOTPDevice.objects.filter(user=user).delete()
 
 
+def totp_code_is_current(user: AbstractBaseUser, code: str) -> bool:
+    """Whether ``code`` is valid now for the user's authenticator (each code works once)."""
+    device = totp_confirmed_device(user)
+    return device is not None and device.verify_token(code)
+
+
 class TwoFactorMiddleware:
-    """A logged-in user with an authenticator must enter a code before anything else; one whom
-    the policy requires to have one is sent to set it up. Runs after django-otp's middleware."""
+    """A logged-in user with an authenticator must enter a code before anything else: until
+    then the session reaches only the code page and log-out (a password alone can change
+    nothing, two-factor included). One whom the policy requires to have an authenticator is
+    sent to set it up. Runs after django-otp's middleware."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -86,12 +87,16 @@ class TwoFactorMiddleware:
             user is None
             or not user.is_authenticated
             or user.is_verified()
-            or request.path.startswith(EXEMPT_PREFIXES)
+            or request.path.startswith(ALWAYS_OPEN_PREFIXES)
         ):
             return self.get_response(request)
         if user_has_device(user, confirmed=True):
+            if request.path == VERIFY_PATH:
+                return self.get_response(request)
             target = reverse("two_factor_verify")
         elif two_factor_required(user):
+            if request.path == SETUP_PATH:
+                return self.get_response(request)
             target = reverse("two_factor_setup")
         else:
             return self.get_response(request)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 
 from provider_sim.server import RunningSimulator, start_in_thread
 from snapshots_ui.roles import ensure_roles
@@ -100,6 +101,27 @@ def operator(roles: None):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def admin_user(roles: None):  # type: ignore[no-untyped-def]
     return UserFactory(username="ada", role="Admin", is_staff=True)
+
+
+@pytest.fixture
+def viewer_client(client: Client, viewer) -> Client:
+    """Django's test client, logged in as a Viewer."""
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def operator_client(client: Client, operator) -> Client:
+    """Django's test client, logged in as an Operator."""
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def admin_client(client: Client, admin_user) -> Client:
+    """Django's test client, logged in as an Admin (staff)."""
+    client.force_login(admin_user)
+    return client
 
 
 def _database_url_for_subprocess() -> str:

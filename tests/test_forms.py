@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from snapshots_ui.forms import (
+    ACCOUNT_EVENTS,
     ActivityFilterForm,
     RestoreConfirmForm,
     SnapshotCreateForm,
@@ -112,7 +113,11 @@ def test_restore_needs_the_exact_server_name(typed: str, valid: bool) -> None:
 def test_activity_filters_offer_every_kind_and_state() -> None:
     form = ActivityFilterForm()
 
-    assert [value for value, _ in form.fields["kind"].choices] == ["", *OperationKind.values]
+    assert [value for value, _ in form.fields["kind"].choices] == [
+        "",
+        *OperationKind.values,
+        ACCOUNT_EVENTS,
+    ]
     assert [value for value, _ in form.fields["state"].choices] == ["", *OperationState.values]
 
 

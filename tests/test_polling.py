@@ -170,3 +170,52 @@ def test_a_sweep_costs_the_same_queries_for_3_or_30_operations(
     with django_assert_max_num_queries(len(few)):
         polling.operations_poll_account()
     assert Operation.objects.active().filter(last_checked_at__isnull=False).count() == 30
+
+
+# --- A delete whose answer was lost -------------------------------------------------------------
+
+
+def deletes_sent() -> int:
+    return controls.call_counts()["by_endpoint"].get("DELETE /api/v1/snapshots/{id}/", 0)
+
+
+def test_a_delete_answered_too_late_is_settled_from_the_list(
+    seeded_simulator, actor, queued_polls, settings
+) -> None:
+    snapshot = completed_snapshot()
+    settings.VPS_API_TIMEOUT = (2, 0.5)
+    controls.add_fault(method="DELETE", timeout_seconds=2, times=1)  # done, but answered late
+
+    deleted = services.snapshot_delete(actor=actor, snapshot_id=snapshot.id)
+
+    assert deleted.unconfirmed
+    assert deleted.operation.state == OperationState.IN_PROGRESS
+    assert deleted.operation.needs_reconcile
+    assert queued_polls == [WEB]
+    settings.VPS_API_TIMEOUT = (2, 5)
+    polling.operations_poll_server(server_id=WEB)
+    deleted.operation.refresh_from_db()
+    assert deleted.operation.state == OperationState.SUCCEEDED
+    assert not SimSnapshot.objects.filter(pk=snapshot.id).exists()
+    assert deletes_sent() == 1  # never sent again
+
+
+def test_a_delete_that_never_reached_the_provider_fails_and_says_nothing_was_deleted(
+    seeded_simulator, actor, queued_polls, settings
+) -> None:
+    snapshot = completed_snapshot()
+    controls.add_fault(method="DELETE", status=503, times=1)
+
+    deleted = services.snapshot_delete(actor=actor, snapshot_id=snapshot.id)
+    polling.operations_poll_server(server_id=WEB)
+    deleted.operation.refresh_from_db()
+    assert deleted.operation.state == OperationState.IN_PROGRESS  # within the grace period
+
+    age(deleted.operation, settings.VPS_RECONCILE_GRACE_SECONDS + 1)
+    polling.operations_poll_server(server_id=WEB)
+
+    deleted.operation.refresh_from_db()
+    assert deleted.operation.state == OperationState.FAILED
+    assert "Nothing was deleted" in deleted.operation.error
+    assert SimSnapshot.objects.filter(pk=snapshot.id).exists()
+    assert deletes_sent() == 1

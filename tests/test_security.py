@@ -12,7 +12,6 @@ from base64 import b32decode
 from pathlib import Path
 
 import pytest
-from axes.utils import reset as axes_reset
 from django.test import Client
 from django.utils import timezone
 from django_otp.oath import totp
@@ -20,6 +19,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
+from snapshots_ui.accounts import account_unlock
+from snapshots_ui.audit import Actor
 from snapshots_ui.models import Operation, OperationKind, SecurityPolicy
 from snapshots_ui.statuses import OperationState
 from tests.factories import PASSWORD
@@ -50,12 +51,12 @@ def test_repeated_failures_lock_the_user_out_with_a_clear_page(operator, setting
     assert "_auth_user_id" not in client.session
 
 
-def test_an_admin_can_unlock_a_locked_out_user(operator, settings) -> None:
+def test_an_admin_can_unlock_a_locked_out_user(operator, admin_user, settings) -> None:
     client = Client()
     for _ in range(settings.AXES_FAILURE_LIMIT):
         log_in(client, "omar", "wrong")
 
-    axes_reset(username="omar")  # what deleting the attempt in Django admin does
+    account_unlock(actor=Actor(user=admin_user, ip=None), username="omar")  # the admin action
     response = log_in(client, "omar", PASSWORD)
 
     assert response.status_code == 302

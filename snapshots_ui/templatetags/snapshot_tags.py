@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from snapshots_ui import statuses
+from snapshots_ui.accounts import EVENT_LABELS
 from snapshots_ui.statuses import SERVER_STATUS_LABELS, SNAPSHOT_STATUS_LABELS, badge_tone
 
 register = template.Library()
@@ -92,3 +93,9 @@ def every(seconds: float) -> str:
 def stuck_poll_seconds() -> int:
     """How often a stuck operation is still checked at the provider."""
     return settings.VPS_STUCK_POLL_SECONDS
+
+
+@register.filter
+def account_event_label(action: str) -> str:
+    """ "account.login" -> "Logged in"; an action without a label is shown as it is."""
+    return str(EVENT_LABELS.get(action, action))

@@ -117,11 +117,22 @@ def snapshot_delete(request: HttpRequest, snapshot_id: int) -> HttpResponse:
         except refusals.ActionRefused as refused:
             error = refused.message
         else:
-            if deleted.already_gone:
-                message = _("Snapshot “%(name)s” of %(server)s had already been deleted.")
+            if deleted.unconfirmed:
+                messages.warning(
+                    request,
+                    _(
+                        "The provider did not confirm the delete of “%(name)s” (%(reason)s). It "
+                        "may have deleted it all the same: the dashboard is checking its list."
+                    )
+                    % {**names, "reason": deleted.operation.provider_message},
+                )
+            elif deleted.already_gone:
+                messages.success(
+                    request,
+                    _("Snapshot “%(name)s” of %(server)s had already been deleted.") % names,
+                )
             else:
-                message = _("Snapshot “%(name)s” of %(server)s deleted.")
-            messages.success(request, message % names)
+                messages.success(request, _("Snapshot “%(name)s” of %(server)s deleted.") % names)
             return redirect("snapshots_ui:server", server_id=summary.server.id)
     return render(
         request,

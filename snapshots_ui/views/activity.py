@@ -1,4 +1,4 @@
-"""The activity page (every operation, filtered) and its CSV export."""
+"""The activity page (every operation, or every account event, filtered) and its CSV export."""
 
 from __future__ import annotations
 
@@ -14,17 +14,26 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from snapshots_ui import roles, selectors
-from snapshots_ui.forms import ActivityFilterForm
-from snapshots_ui.models import Operation
+from snapshots_ui.forms import ACCOUNT_EVENTS, ActivityFilterForm
+from snapshots_ui.models import AuditEvent, Operation
 from snapshots_ui.views.common import render_page_or_partial
 
 
-def _filtered(request: HttpRequest) -> tuple[ActivityFilterForm, QuerySet[Operation]]:
-    """Every filter that is valid applies, whatever the others say."""
+def _filtered(
+    request: HttpRequest,
+) -> tuple[ActivityFilterForm, QuerySet[Operation] | QuerySet[AuditEvent]]:
+    """Operations, or account events when the "Action" filter asks for them. Every filter
+    that is valid applies, whatever the others say."""
     form = ActivityFilterForm(request.GET or None)
     form.is_valid()
     cleaned = getattr(form, "cleaned_data", {})  # an unbound form (no filters) has none
+    if cleaned.get("kind") == ACCOUNT_EVENTS:
+        return form, selectors.account_events_filtered(q=cleaned.get("q") or "")
     return form, selectors.operations_filtered(filters=cleaned)
+
+
+def _showing_account_events(form: ActivityFilterForm) -> bool:
+    return getattr(form, "cleaned_data", {}).get("kind") == ACCOUNT_EVENTS
 
 
 @require_GET
@@ -37,6 +46,7 @@ def activity(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     context = {
         "form": form,
+        "account_events": _showing_account_events(form),
         "page": page,
         "query": query.urlencode(),
         "export_url": reverse("snapshots_ui:activity_csv")
@@ -80,6 +90,20 @@ def _csv_row(op: Operation) -> list[object]:
     ]
 
 
+ACCOUNT_CSV_HEADER = ["time", "who", "ip", "event", "account", "detail"]
+
+
+def _account_csv_row(event: AuditEvent) -> list[object]:
+    return [
+        event.created_at.isoformat(),
+        csv_safe(event.actor_name),
+        event.actor_ip or "",
+        event.action,
+        csv_safe(event.subject_name),
+        csv_safe(event.detail),
+    ]
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -89,14 +113,19 @@ class _Echo:
 @login_required
 @permission_required(roles.VIEW, raise_exception=True)
 def activity_csv(request: HttpRequest) -> StreamingHttpResponse:
-    _form, operations = _filtered(request)
+    form, records = _filtered(request)
     writer = csv.writer(_Echo())
+    account_events = _showing_account_events(form)
+    header, row_of = (
+        (ACCOUNT_CSV_HEADER, _account_csv_row) if account_events else (CSV_HEADER, _csv_row)
+    )
 
     def rows() -> Iterator[str]:
-        yield writer.writerow(CSV_HEADER)
-        for operation in operations.iterator(chunk_size=500):
-            yield writer.writerow(_csv_row(operation))
+        yield writer.writerow(header)
+        for record in records.iterator(chunk_size=500):
+            yield writer.writerow(row_of(record))  # type: ignore[arg-type]
 
+    name = "account-events.csv" if account_events else "snapshot-activity.csv"
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="snapshot-activity.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -251,6 +251,14 @@ def test_every_page_has_a_clean_console_and_a_screenshot(
     page.get_by_label("Action").select_option("restore")
     expect(page.locator("#activity-table tbody tr")).to_have_count(1)
     expect(page).to_have_url(re.compile(r"kind=restore"))
+    page.get_by_label("Action").select_option("account")
+    expect(page.locator("#activity-table thead")).to_contain_text("Event")
+    expect(page.locator("#activity-table tbody")).to_contain_text("Logged in")
+    shoot(page, "activity-account-events")
+
+    page.goto("/account/password/")
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    shoot(page, "password-change")
 
     response = page.goto("/servers/99999/")
     assert response is not None

@@ -88,6 +88,9 @@ ROUTES: list[Route] = [
           (LOGIN, HOME, HOME, HOME), data={"code": "000000"}),
     Route("two_factor_setup", "/account/two-factor/", ANY_ROLE,
           (LOGIN, INVALID, INVALID, INVALID), data={"code": "000000"}),
+    # Changing one's password: any logged-in user (a wrong old password shows the form again).
+    Route("password_change", "/account/password/", ANY_ROLE, ANY_ROLE,
+          data={"old_password": "not-it", "new_password1": "x", "new_password2": "x"}),
     Route("password_reset", "/password-reset/", everyone(OK), everyone(OK)),
     Route("password_reset_done", "/password-reset/done/", everyone(OK), everyone(NO_METHOD)),
     Route("password_reset_confirm", "/reset/MQ/not-a-token/", everyone(OK), everyone(OK)),
