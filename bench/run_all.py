@@ -18,6 +18,10 @@ BENCHMARKS = [
     "fleet_scale.py",  # 5. fleet page at 50, 200, 1000 servers
     "worker_scale.py",  # 5. one worker, 1,000 operations on 200 servers
     "load_polling.py",  # 100 browsers polling
+    "cold_start.py",  # 6. the first page of a large fleet behind a slow provider
+    "budget_held.py",  # 6. the provider budget held through a busy stretch
+    "idle_cost.py",  # 6. what watching an idle fleet costs
+    "foreground_first.py",  # 6. a person's create does not wait behind background work
 ]
 
 

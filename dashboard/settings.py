@@ -1,5 +1,8 @@
 """Settings for the snapshot dashboard.
 
+Longer than 400 lines: every setting of the project in one place, grouped by area, each with
+why it has its value; splitting them would only make them harder to find.
+
 Every value a deployment may change comes from the environment and has a safe default for
 local use; the README lists them all.
 """
@@ -80,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "snapshots_ui.middleware.ForegroundBudgetMiddleware",
     "snapshots_ui.middleware.SessionLifetimeMiddleware",
     "snapshots_ui.two_factor.TwoFactorMiddleware",
     "snapshots_ui.middleware.HtmxLoginRedirectMiddleware",
@@ -181,6 +185,9 @@ CACHES = {
     }
 }
 
+# The provider budget and the provider-call counts live in the cache's Redis database.
+PROVIDER_BUDGET_REDIS_URL = CACHES["default"]["LOCATION"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -265,7 +272,7 @@ if PRODUCTION:
     # TLS ends at the proxy in front, which must set X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^health/"]  # health checks come over plain HTTP
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]  # checks and scrapers use plain HTTP
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
@@ -275,6 +282,14 @@ if PRODUCTION:
 # --- The provider -------------------------------------------------------------------------
 VPS_API_BASE_URL = os.environ.get("VPS_API_BASE_URL") or "http://127.0.0.1:8001/api/v1/"
 VPS_API_TOKEN = os.environ.get("VPS_API_TOKEN") or "dev-token"
+# The provider budget, shared by every process: requests a minute (the provider publishes no
+# limit; see the README on choosing one), the share only a person's calls may use, and how
+# long a call may wait for a slot. A 429 without Retry-After pauses every call this long.
+VPS_API_RATE_LIMIT = int(os.environ.get("VPS_API_RATE_LIMIT", "120"))
+VPS_API_FOREGROUND_SHARE = float(os.environ.get("VPS_API_FOREGROUND_SHARE", "0.25"))
+VPS_API_FOREGROUND_MAX_WAIT = float(os.environ.get("VPS_API_FOREGROUND_MAX_WAIT", "5"))
+VPS_API_BACKGROUND_MAX_WAIT = float(os.environ.get("VPS_API_BACKGROUND_MAX_WAIT", "20"))
+VPS_API_429_PAUSE_SECONDS = float(os.environ.get("VPS_API_429_PAUSE_SECONDS", "30"))
 # (connect, read) in seconds; requests has no default timeout.
 VPS_API_TIMEOUT = (
     float(os.environ.get("VPS_API_CONNECT_TIMEOUT", "3.05")),
@@ -319,11 +334,18 @@ PROVIDER_HEALTH_CACHE_SECONDS = 10
 # /health/ reports the worker stale when its last heartbeat is older than this.
 WORKER_HEARTBEAT_MAX_AGE = 60
 
+# /metrics (Prometheus) answers scrapers from these addresses or networks (comma-separated),
+# or any caller sending "Authorization: Bearer <METRICS_TOKEN>"; nobody else.
+METRICS_ALLOW_IPS = env_list("METRICS_ALLOW_IPS", "")
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # --- The simulator (only used when it runs) -----------------------------------------------
 VPS_SIM_CREATE_SECONDS = float(os.environ.get("VPS_SIM_CREATE_SECONDS", "20"))
 VPS_SIM_RESTORE_SECONDS = float(os.environ.get("VPS_SIM_RESTORE_SECONDS", "30"))
 VPS_SIM_TOKEN = os.environ.get("VPS_SIM_TOKEN") or VPS_API_TOKEN
 VPS_SIM_PAGE_SIZE = int(os.environ.get("VPS_SIM_PAGE_SIZE", "50"))
+# Requests a minute the simulator serves before answering 429 with Retry-After (0: no limit).
+VPS_SIM_RATE_LIMIT = int(os.environ.get("VPS_SIM_RATE_LIMIT", "0"))
 
 # --- Celery -------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

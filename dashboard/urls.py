@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from snapshots_ui.views import account, health
+from snapshots_ui.views import account, health, provider
 
 handler403 = "snapshots_ui.views.common.permission_denied"
 
@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("health/", health.health, name="health"),
     path("health/provider/", health.health_provider, name="health_provider"),
+    path("metrics", provider.metrics_endpoint, name="metrics"),
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("admin/", admin.site.urls),
     path("", include("snapshots_ui.urls")),

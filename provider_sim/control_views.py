@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from provider_sim import controls
 from provider_sim.faults import FaultRuleError, fault_to_dict
 from provider_sim.models import SimFault, SimServer, SimSnapshot
+from provider_sim.rate_limit import rate_limit_reset, throttled_count
 from provider_sim.seed import seed_bulk
 from provider_sim.services import ApiError
 from provider_sim.views import View, as_id, auth_rejection, json_body, no_content
@@ -63,8 +64,9 @@ def control_token(request: HttpRequest) -> HttpResponse:
 def control_stats(request: HttpRequest) -> HttpResponse:
     if request.method == "DELETE":
         controls.reset_call_counts()
+        rate_limit_reset()
         return no_content()
-    return JsonResponse(controls.call_counts())
+    return JsonResponse({**controls.call_counts(), "throttled": throttled_count()})
 
 
 @control_endpoint("POST")

@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from provider_sim import controls
 from provider_sim.faults import fault_claim, fault_response
 from provider_sim.models import SimFault, SimServer, SimSnapshot
+from provider_sim.rate_limit import rate_limit_wait
 from provider_sim.services import (
     NOT_FOUND,
     ApiError,
@@ -96,7 +97,8 @@ def _hold(request: HttpRequest, fault: SimFault) -> None:
 def api_endpoint(route: str, *methods: str) -> Callable[[View], View]:
     """Serve a provider endpoint as the provider would serve every request.
 
-    In order: count the call as ``"METHOD /api/v1/<route>"``, finish operations that are due,
+    In order: count the call as ``"METHOD /api/v1/<route>"``, answer 429 past the simulated
+    rate limit (``provider_sim.rate_limit``), finish operations that are due,
     look for an injected fault, check the token (401) and the method (405), run the view (an
     ``ApiError`` becomes its JSON answer). A fault with a status is held, then answers
     instead of all that; a fault without one lets the request be served and holds the answer,
@@ -108,6 +110,13 @@ def api_endpoint(route: str, *methods: str) -> Callable[[View], View]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             controls.record_call(f"{request.method} {API_PREFIX}{route}")
+            if (wait := rate_limit_wait()) is not None:
+                response = JsonResponse(
+                    {"detail": f"Request was throttled. Expected available in {wait} seconds."},
+                    status=429,
+                )
+                response["Retry-After"] = str(wait)
+                return response
             operations_advance()
             fault = fault_claim(method=request.method or "", path=request.path)
             if fault is not None and fault.status is not None:

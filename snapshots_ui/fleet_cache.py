@@ -25,20 +25,31 @@ reason the provider could not be asked last time, shown as a banner until it ans
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from snapshots_ui import provider
+from snapshots_ui.fleet_data import (
+    FleetData,
+    FleetUnavailable,
+    FleetView,
+    ProviderProblem,
+    refresh_period,
+)
+from snapshots_ui.fleet_reader import FleetReader, Reading, server_lists_read
+from snapshots_ui.provider import budget
+
+__all__ = ["FleetData", "FleetUnavailable", "FleetView", "ProviderProblem"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,82 +61,6 @@ _WRITE_LOCK = "fleet:v1:writing"
 # Changes with every store: a process keeps the lists it last read while this stays the same.
 _VERSION_KEY = "fleet:v1:version"
 _PROBLEM_KEY = "provider:problem"
-
-
-@dataclass(frozen=True)
-class FleetData:
-    """Everything the provider told us in one refresh, brought up to date since."""
-
-    servers: tuple[provider.Server, ...]
-    snapshots: tuple[provider.Snapshot, ...]
-    fetched_at: datetime
-    # A new one each time the lists are stored, whether read whole or brought up to date.
-    revision: str = ""
-
-    def knows_server(self, server_id: int) -> bool:
-        return any(server.id == server_id for server in self.servers)
-
-    def server(self, server_id: int) -> provider.Server:
-        return next(server for server in self.servers if server.id == server_id)
-
-    def with_server(self, server: provider.Server) -> FleetData:
-        servers = tuple(server if s.id == server.id else s for s in self.servers)
-        return replace(self, servers=servers)
-
-    def with_server_status(self, server_id: int, status: str) -> FleetData:
-        return self.with_server(replace(self.server(server_id), status=status))
-
-    def with_server_snapshots(
-        self, server_id: int, snapshots: Iterable[provider.Snapshot]
-    ) -> FleetData:
-        others = tuple(s for s in self.snapshots if s.server.id != server_id)
-        return replace(self, snapshots=others + tuple(snapshots))
-
-    def with_snapshot(self, snapshot: provider.Snapshot) -> FleetData:
-        others = tuple(s for s in self.snapshots if s.id != snapshot.id)
-        return replace(self, snapshots=(*others, snapshot))
-
-    def without_snapshot(self, snapshot_id: int) -> FleetData:
-        return replace(self, snapshots=tuple(s for s in self.snapshots if s.id != snapshot_id))
-
-
-@dataclass(frozen=True)
-class ProviderProblem:
-    """Why the provider could not be asked, last time someone tried."""
-
-    message: str
-    # 401/403: nothing will work until someone fixes the token.
-    token_rejected: bool
-    at: datetime
-
-
-@dataclass(frozen=True)
-class FleetView:
-    """Fleet data plus how fresh it is, for a page to render."""
-
-    data: FleetData | None
-    # Set when the provider could not be asked just now.
-    problem: ProviderProblem | None = None
-
-    @property
-    def is_stale(self) -> bool:
-        return self.problem is not None
-
-    @property
-    def token_rejected(self) -> bool:
-        return self.problem is not None and self.problem.token_rejected
-
-    @property
-    def age(self) -> timedelta | None:
-        return timezone.now() - self.data.fetched_at if self.data else None
-
-
-class FleetUnavailable(Exception):
-    """No provider data at all yet, and the provider is not answering: nothing to show."""
-
-    def __init__(self, view: FleetView) -> None:
-        super().__init__(view.problem.message if view.problem else "")
-        self.view = view
 
 
 # --- The provider-problem flag ------------------------------------------------------------------
@@ -155,15 +90,22 @@ def provider_problem_current() -> ProviderProblem | None:
 def fleet_fetch() -> FleetData:
     """Read every server and snapshot from the provider; raises ProviderError.
 
-    The two lists are read side by side (each client has its own connection), so a refresh
-    takes as long as the longer list rather than both one after the other.
+    The two lists are read side by side, a page of each at a time, so a refresh takes as long
+    as the longer list rather than both one after the other.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        servers = pool.submit(lambda: provider.get_client().list_servers())
-        snapshots = provider.get_client().list_snapshots()
-        return FleetData(
-            servers=tuple(servers.result()), snapshots=tuple(snapshots), fetched_at=timezone.now()
-        )
+    reading = FleetReader().read_all()
+    return _data_of(reading)
+
+
+def _data_of(reading: Reading) -> FleetData:
+    return FleetData(
+        servers=reading.servers,
+        snapshots=reading.snapshots,
+        fetched_at=timezone.now(),
+        pages=reading.pages_read,
+        complete=reading.complete,
+        pages_expected=reading.pages_expected,
+    )
 
 
 def fleet_store(data: FleetData) -> FleetData:
@@ -171,7 +113,7 @@ def fleet_store(data: FleetData) -> FleetData:
     stored."""
     with _write_lock():
         stored = _write(data)
-    cache.set(_FRESH_KEY, True, timeout=settings.VPS_CACHE_SECONDS)
+    cache.set(_FRESH_KEY, True, timeout=refresh_period(data.pages))
     cache.delete_many([_INVALID_KEY, _PROBLEM_KEY])
     return stored
 
@@ -223,11 +165,16 @@ def _write_lock(wait: float = 2.0) -> Iterator[bool]:
             cache.delete(_WRITE_LOCK)
 
 
-def fleet_refresh() -> FleetView:
-    """Ask the provider now; on failure keep serving the last known data with the reason."""
+def fleet_refresh(*, patient: bool = False) -> FleetView:
+    """Ask the provider now; on failure keep serving the last known data with the reason.
+
+    ``patient``: nobody waits for this reading, so its calls may wait for budget slots as long
+    as the refresh lock lives (it is kept alive page by page).
+    """
     previous: FleetData | None = cache.get(FLEET_KEY)
     try:
-        data = fleet_fetch()
+        with budget.patient(max_wait=_lock_timeout()) if patient else contextlib.nullcontext():
+            data = _data_of(FleetReader().read_all(on_step=_keep_lock))
     except provider.ProviderError as exc:
         logger.warning("fleet refresh failed: %s", exc.message)
         problem = provider_problem_record(exc)
@@ -237,13 +184,67 @@ def fleet_refresh() -> FleetView:
     return FleetView(data=fleet_store(data))
 
 
+def _keep_lock(reading: Reading) -> None:
+    cache.touch(_REFRESH_LOCK, timeout=_lock_timeout())
+
+
 def _refresh_holding_the_lock() -> None:
     try:
-        fleet_refresh()
+        fleet_refresh(patient=True)
     except Exception:
         logger.exception("background fleet refresh failed")
     finally:
         cache.delete(_REFRESH_LOCK)
+
+
+def _lock_timeout() -> float:
+    """How long the refresh lock lives without news: a few reads of one page."""
+    return settings.VPS_API_TIMEOUT[1] * 3 + 10
+
+
+def _write_partial(reading: Reading) -> FleetData:
+    """Store what a first reading has so far, for pages to show while it goes on."""
+    _keep_lock(reading)  # the reader is alive
+    with _write_lock():
+        return _write(_data_of(reading))
+
+
+def _read_on_holding_the_lock(reader: FleetReader) -> None:
+    """Finish a first reading in the background, storing each step as it arrives. Its calls
+    keep the class of the page that started it and wait for budget slots as long as needed."""
+    try:
+        with budget.patient(max_wait=_lock_timeout()):
+            fleet_store(_data_of(reader.read_all(on_step=_write_partial)))
+    except provider.ProviderError as exc:
+        logger.warning("reading the lists failed: %s", exc.message)
+        provider_problem_record(exc)
+    except Exception:
+        logger.exception("reading the lists failed")
+    finally:
+        cache.delete(_REFRESH_LOCK)
+
+
+def _first_read_holding_the_lock() -> FleetView:
+    """No lists at all yet: read one page of each now (side by side, so the page waits for
+    one provider page), and the rest in the background."""
+    reader = FleetReader()
+    try:
+        reading = reader.step()
+    except provider.ProviderError as exc:
+        cache.delete(_REFRESH_LOCK)
+        logger.warning("reading the lists failed: %s", exc.message)
+        problem = provider_problem_record(exc)
+        cache.set(_FRESH_KEY, True, timeout=min(5, settings.VPS_CACHE_SECONDS))
+        return FleetView(data=None, problem=problem)
+    if reading.complete:
+        cache.delete(_REFRESH_LOCK)
+        return FleetView(data=fleet_store(_data_of(reading)))
+    partial = _write_partial(reading)
+    context = contextvars.copy_context()
+    threading.Thread(
+        target=context.run, args=(_read_on_holding_the_lock, reader), daemon=True
+    ).start()
+    return FleetView(data=partial)
 
 
 # --- Reading what is stored ---------------------------------------------------------------------
@@ -265,41 +266,109 @@ def _stored(version: str | None) -> FleetData | None:
     return data
 
 
-def fleet_current() -> FleetView:
-    """The fleet as last read from the provider; a page never waits for the provider unless
-    there is no data yet or an action just changed something.
+# Lists that take at most this many pages (one of each) may be read again while a page waits.
+_INLINE_PAGES = 2
 
-    Older than the cache period, the data is served as it is while one background thread
-    refreshes it. After ``fleet_invalidate`` the next read refreshes first. Only one refresh
-    runs at a time; while it runs others serve the previous data (or, with none yet, wait for
-    it).
+
+def fleet_current(*, refresh: bool = True) -> FleetView:
+    """The fleet as last read from the provider. No page waits for more than one provider page.
+
+    - No lists yet: one page of each is read now, the rest in the background; the view holds
+      what has arrived (``loading``) and pages show it growing.
+    - Lists older than their refresh period: served as they are while one background thread
+      reads them again (with ``refresh=False`` it is left to the caller, e.g. a server page
+      that reads its own server's lists).
+    - After ``fleet_invalidate``: lists of one page each are read again at once; larger ones
+      in the background.
     """
     found = cache.get_many([_VERSION_KEY, _FRESH_KEY, _INVALID_KEY, _PROBLEM_KEY])
     data = _stored(found.get(_VERSION_KEY))
     problem = found.get(_PROBLEM_KEY)
-    if data is not None and found.get(_FRESH_KEY):
-        return FleetView(data=data, problem=problem)
-    lock_timeout = settings.VPS_API_TIMEOUT[1] * 3 + 10
-    if data is not None and not found.get(_INVALID_KEY):
-        if cache.add(_REFRESH_LOCK, True, timeout=lock_timeout):
-            if cache.get(_FRESH_KEY):  # a refresh finished since we looked
+    view = FleetView(data=data, problem=problem)
+    if data is not None and data.complete and found.get(_FRESH_KEY):
+        return view
+    if data is None or not data.complete:
+        if not refresh:
+            return view  # e.g. a server page: it reads its own server's lists instead
+        if cache.add(_REFRESH_LOCK, True, timeout=_lock_timeout()):
+            if data is None and not found.get(_FRESH_KEY):
+                return _first_read_holding_the_lock()
+            if data is None:  # the provider failed moments ago: wait before asking again
                 cache.delete(_REFRESH_LOCK)
-            else:
-                threading.Thread(target=_refresh_holding_the_lock, daemon=True).start()
-        return FleetView(data=data, problem=problem)
-    if cache.add(_REFRESH_LOCK, True, timeout=lock_timeout):
+            else:  # a reading that stopped half-way (its process ended): start over
+                threading.Thread(
+                    target=_read_on_holding_the_lock, args=(FleetReader(),), daemon=True
+                ).start()
+        return view
+    small = data.pages <= _INLINE_PAGES
+    if found.get(_INVALID_KEY) and small:
+        if not cache.add(_REFRESH_LOCK, True, timeout=_lock_timeout()):
+            return view  # being read again right now
         try:
             if cache.get(_FRESH_KEY) and not cache.get(_INVALID_KEY):
                 return FleetView(data=cache.get(FLEET_KEY), problem=problem)  # refreshed meanwhile
             return fleet_refresh()
         finally:
             cache.delete(_REFRESH_LOCK)
+    if (refresh or found.get(_INVALID_KEY)) and cache.add(
+        _REFRESH_LOCK, True, timeout=_lock_timeout()
+    ):
+        if cache.get(_FRESH_KEY) and not cache.get(_INVALID_KEY):  # a refresh finished since
+            cache.delete(_REFRESH_LOCK)
+        else:
+            threading.Thread(target=_refresh_holding_the_lock, daemon=True).start()
+    return view
+
+
+def fleet_pages() -> int:
+    """Pages the last whole reading of the lists took (0: not read yet)."""
+    data = _stored(cache.get(_VERSION_KEY))
+    return data.pages if data is not None and data.complete else 0
+
+
+def fleet_stored_age() -> float | None:
+    """Seconds since the stored lists were read whole (None: never)."""
+    data = _stored(cache.get(_VERSION_KEY))
     if data is None:
-        deadline = time.monotonic() + settings.VPS_API_TIMEOUT[1]
-        while data is None and time.monotonic() < deadline and cache.get(_REFRESH_LOCK):
-            time.sleep(0.1)
-            data = cache.get(FLEET_KEY)
-    return FleetView(data=data, problem=provider_problem_current())
+        return None
+    return (timezone.now() - data.fetched_at).total_seconds()
+
+
+def fleet_server_read(server_id: int) -> FleetView:
+    """Read one server's lists now (two calls side by side) and put them into the stored
+    lists; raises ProviderNotFound when the provider does not know the server, and other
+    ProviderErrors."""
+    server, snapshots = server_lists_read(server_id)
+    with _write_lock():
+        data: FleetData | None = cache.get(FLEET_KEY)
+        if data is None:
+            data = FleetData(servers=(), snapshots=(), fetched_at=timezone.now(), complete=False)
+        stored = _write(data.with_server(server).with_server_snapshots(server_id, snapshots))
+    cache.set(_server_fresh_key(server_id), True, timeout=settings.VPS_CACHE_SECONDS)
+    return FleetView(data=stored, problem=provider_problem_current())
+
+
+def _server_fresh_key(server_id: int) -> str:
+    return f"fleet:v1:server-fresh:{server_id}"
+
+
+def fleet_server_refresh_soon(view: FleetView, server_id: int) -> None:
+    """A server page with lists older than their period: read that server's lists again in
+    the background (not the whole fleet's)."""
+    if view.data is None or cache.get(_FRESH_KEY) or cache.get(_server_fresh_key(server_id)):
+        return
+    if not cache.add(_server_fresh_key(server_id), True, timeout=settings.VPS_CACHE_SECONDS):
+        return
+
+    def read() -> None:
+        try:
+            fleet_server_read(server_id)
+        except provider.ProviderError as exc:
+            logger.warning("reading server %s failed: %s", server_id, exc.message)
+        except Exception:
+            logger.exception("reading server %s failed", server_id)
+
+    threading.Thread(target=read, daemon=True).start()
 
 
 def fleet_recheck(view: FleetView) -> FleetView:

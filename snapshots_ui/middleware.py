@@ -13,6 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from snapshots_ui.accounts import SESSION_ACTIVITY_KEY, SESSION_STARTED_KEY
 from snapshots_ui.fleet_cache import FleetUnavailable
+from snapshots_ui.provider import budget
 from snapshots_ui.selectors import NotFound
 
 # Requests an open page makes by itself (status polls) carry this header; they are not
@@ -41,6 +42,18 @@ def login_redirect(request: HttpRequest, **params: str) -> HttpResponse:
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(target)
     return HttpResponseRedirect(target)
+
+
+class ForegroundBudgetMiddleware:
+    """A page request's calls to the provider are a person's: foreground in the provider
+    budget (``snapshots_ui.provider.budget``), never queued behind background work."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with budget.foreground():
+            return self.get_response(request)
 
 
 class SessionLifetimeMiddleware:

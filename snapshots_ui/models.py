@@ -63,6 +63,7 @@ class Operation(models.Model):
             ("restore_snapshot", "Can restore a server from a snapshot"),
             ("delete_snapshot", "Can delete snapshots"),
             ("view_dashboard", "Can view servers, snapshots and activity"),
+            ("view_provider", "Can see the provider budget and its calls"),
         ]
         indexes = [
             models.Index(fields=["state", "server_id"], name="operation_state_server"),

@@ -35,18 +35,21 @@ from snapshots_ui.fleet_cache import (
     FleetData,
     fleet_fetch,
     fleet_invalidate,
+    fleet_pages,
     fleet_patch,
     fleet_store,
     provider_problem_clear,
     provider_problem_record,
 )
 from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.provider import budget
 
 logger = logging.getLogger(__name__)
 
 POLL_SERVER_TASK = "snapshots_ui.tasks.poll_server"
 POLL_ACCOUNT_TASK = "snapshots_ui.tasks.poll_account"
 _ACCOUNT_LOCK = "poll-lock:account"
+_PERIOD_KEY = "poll-period"
 
 
 def _lock_key(server_id: int | None) -> str:
@@ -85,14 +88,28 @@ def account_poll_pending() -> bool:
 
 
 def polls_dispatch(*, now: datetime) -> int:
-    """Queue a poll for each server with work due (one sweep when many have); returns how
-    many were queued."""
+    """Queue a poll for each server with work due, or one sweep of the account-wide lists when
+    many servers have work and the sweep costs fewer calls; returns how many were queued.
+
+    The period stretches to what the provider budget allows for a cycle's calls."""
     if account_poll_pending():
         return 0  # a sweep is queued or running: it covers every server
-    due = selectors.servers_due_for_poll(now=now)
-    if len(due) >= settings.VPS_POLL_SWEEP_SERVERS:
+    calls = selectors.poll_calls_by_server()
+    sweep_calls = fleet_pages() or 2
+    sweep = len(calls) >= settings.VPS_POLL_SWEEP_SERVERS and sweep_calls <= sum(calls.values())
+    cycle = (sweep_calls if sweep else sum(calls.values())) if calls else 0
+    period = budget.poll_period(cycle)
+    budget.note_poll_load(cycle * 60 / period)
+    cache.set(_PERIOD_KEY, period, timeout=max(60, int(period * 3)))
+    due = selectors.servers_due_for_poll(now=now, period=period)
+    if sweep and due:
         return int(account_poll_queue())
     return sum(server_poll_queue(server_id) for server_id in sorted(due))
+
+
+def poll_period_current() -> float:
+    """Seconds between two checks of an operation in progress, as the budget allows now."""
+    return float(cache.get(_PERIOD_KEY) or settings.VPS_POLL_SECONDS)
 
 
 def poll_lock_hold(*, server_id: int | None, seconds: float) -> None:

@@ -8,6 +8,7 @@ VIEW = "snapshots_ui.view_dashboard"
 CREATE = "snapshots_ui.create_snapshot"
 RESTORE = "snapshots_ui.restore_snapshot"
 DELETE = "snapshots_ui.delete_snapshot"
+PROVIDER = "snapshots_ui.view_provider"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: [VIEW],
@@ -17,6 +18,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         CREATE,
         RESTORE,
         DELETE,
+        PROVIDER,
         # Managing the team's users in Django admin (Admins also need "staff status").
         "auth.view_user",
         "auth.add_user",

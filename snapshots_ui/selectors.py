@@ -16,7 +16,14 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from snapshots_ui import provider
-from snapshots_ui.fleet_cache import FleetUnavailable, FleetView, fleet_current, fleet_recheck
+from snapshots_ui.fleet_cache import (
+    FleetUnavailable,
+    FleetView,
+    fleet_current,
+    fleet_recheck,
+    fleet_server_read,
+    provider_problem_record,
+)
 from snapshots_ui.models import ACCOUNT_EVENT_PREFIX, AuditEvent, Operation, OperationKind
 from snapshots_ui.statuses import OperationState
 
@@ -75,6 +82,8 @@ def fleet_summaries(*, fleet: FleetView, name_filter: str = "") -> list[ServerSu
     }
     for snapshot in fleet.data.snapshots:
         summary = by_server.get(snapshot.server.id)
+        if summary is None and not fleet.data.complete:
+            continue  # its server has not arrived yet: it is shown with it
         if summary is None:  # a server the servers list did not name
             summary = by_server[snapshot.server.id] = ServerSummary(
                 server=provider.Server(
@@ -130,23 +139,49 @@ def _find_with_recheck[T](
 
 
 def server_get(
-    *, server_id: int, fleet: FleetView | None = None
+    *, server_id: int, fleet: FleetView | None = None, refresh: bool = True
 ) -> tuple[FleetView, ServerSummary]:
-    """A server from the stored lists, and the fleet it was found in.
+    """A server from the stored lists, and the fleet it was found in. Missing from lists that
+    are still being read, or old enough to be missing it, it is asked for at the provider
+    (its own lists only: two calls side by side).
 
-    Raises ``FleetUnavailable`` when there is no provider data at all, ``NotFound`` when the
-    provider does not know the server.
+    Raises ``FleetUnavailable`` when there is no provider data to show, ``NotFound`` when the
+    provider does not know the server. ``refresh=False`` leaves stale lists to the caller.
     """
-    fleet, summary = _find_with_recheck(fleet, lambda view: _summary_in(view, server_id))
+    fleet = fleet or fleet_current(refresh=refresh)
+    summary = _summary_in(fleet, server_id) if fleet.data else None
+    old = fleet.age is not None and fleet.age > timedelta(
+        seconds=settings.VPS_REFRESH_ON_MISS_SECONDS
+    )
+    if summary is None and (fleet.loading or old):
+        try:
+            fleet = fleet_server_read(server_id)
+        except provider.ProviderNotFound as exc:
+            raise NotFound(_not_known(server_id)) from exc
+        except provider.ProviderError as exc:
+            if fleet.data is None:
+                raise FleetUnavailable(
+                    FleetView(data=None, problem=provider_problem_record(exc))
+                ) from exc
+        summary = _summary_in(fleet, server_id)
+    if fleet.data is None:
+        raise FleetUnavailable(fleet)
     if summary is None:
-        raise NotFound(_("No server with id %(id)s is known to the provider.") % {"id": server_id})
+        raise NotFound(_not_known(server_id))
     return fleet, summary
 
 
+def _not_known(server_id: int) -> str:
+    return _("No server with id %(id)s is known to the provider.") % {"id": server_id}
+
+
 def snapshot_get(
-    *, snapshot_id: int, fleet: FleetView | None = None
+    *, snapshot_id: int, fleet: FleetView | None = None, refresh: bool = True
 ) -> tuple[FleetView, ServerSummary, provider.Snapshot]:
     """A snapshot and its server, like ``server_get``."""
+    fleet = fleet or fleet_current(refresh=refresh)
+    if fleet.data is None and not refresh:
+        fleet = fleet_current()  # nothing read yet: start reading
     fleet, snapshot = _find_with_recheck(fleet, lambda view: _snapshot_in(view, snapshot_id))
     if snapshot is None:
         raise NotFound(
@@ -213,13 +248,26 @@ def account_events_filtered(*, q: str = "") -> QuerySet[AuditEvent]:
     return events
 
 
-def servers_due_for_poll(*, now: datetime) -> set[int]:
+def poll_calls_by_server() -> dict[int, int]:
+    """What one poll of each server with work costs at the provider: its snapshot list for
+    creates and deletes, its state for restores."""
+    kinds: dict[int, set[str]] = defaultdict(set)
+    for server_id, kind in Operation.objects.active().values_list("server_id", "kind"):
+        kinds[server_id].add(kind)
+    return {
+        server_id: int(bool(found - {OperationKind.RESTORE})) + int(OperationKind.RESTORE in found)
+        for server_id, found in kinds.items()
+    }
+
+
+def servers_due_for_poll(*, now: datetime, period: float | None = None) -> set[int]:
     """Servers with an operation in progress that has not been checked within the last poll
     period (a stuck one: within ``VPS_STUCK_POLL_SECONDS``).
 
     However late or bunched the beat's ticks arrive, a server is due at most once per period.
     """
-    recent_cutoff = now - timedelta(seconds=settings.VPS_POLL_SECONDS * 0.75)
+    period = settings.VPS_POLL_SECONDS if period is None else period
+    recent_cutoff = now - timedelta(seconds=period * 0.75)
     stuck_cutoff = now - timedelta(seconds=settings.VPS_STUCK_POLL_SECONDS)
     rows = Operation.objects.active().values_list("server_id", "state", "last_checked_at")
     due: set[int] = set()

@@ -166,7 +166,7 @@ def snapshot_create(*, actor: Actor, server_id: int, name: str, description: str
     """Start a snapshot of a server. Raises an ActionRefused with a sentence for the user."""
     if error := snapshot_name_error(name):
         raise NameInvalid(error)
-    fleet, server = selectors.server_get(server_id=server_id)
+    fleet, server = selectors.server_get(server_id=server_id, refresh=False)
     # From data the provider could not confirm just now the count may be wrong: let the
     # provider decide then.
     if server.at_limit and not fleet.is_stale:
@@ -224,7 +224,7 @@ def _restore_running(active: list[Operation], server: ServerSummary) -> ActionRe
 
 def snapshot_restore(*, actor: Actor, snapshot_id: int) -> Operation:
     """Restore a server from one of its completed snapshots."""
-    _fleet, server, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id)
+    _fleet, server, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id, refresh=False)
     if not snapshot_is_restorable(snapshot.status):
         raise NotRestorable(_("Only a completed snapshot can be restored."))
     server_name = server.server.name
@@ -274,7 +274,7 @@ def snapshot_restore(*, actor: Actor, snapshot_id: int) -> Operation:
 def snapshot_delete(*, actor: Actor, snapshot_id: int) -> SnapshotDeleted:
     """Delete a snapshot permanently. The provider answers at once; only when its answer is
     lost (a timeout) does a poll settle the outcome from the snapshot list."""
-    _fleet, server, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id)
+    _fleet, server, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id, refresh=False)
     server_name = server.server.name
 
     def restoring_from_it(active: list[Operation]) -> ActionRefused | None:

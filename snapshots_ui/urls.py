@@ -1,6 +1,6 @@
 from django.urls import path
 
-from snapshots_ui.views import actions, activity, fleet
+from snapshots_ui.views import actions, activity, fleet, provider
 
 app_name = "snapshots_ui"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     ),
     path("activity/", activity.activity, name="activity"),
     path("activity.csv", activity.activity_csv, name="activity_csv"),
+    path("provider/", provider.provider_page, name="provider"),
 ]

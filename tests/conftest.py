@@ -26,6 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+# Tests make provider calls far faster than any real budget allows; the budget's own tests
+# set a real one.
+TEST_RATE_LIMIT = "1000000"
+
+
+@pytest.fixture(autouse=True)
+def _budget_out_of_the_way(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.VPS_API_RATE_LIMIT = int(TEST_RATE_LIMIT)
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     """Each test starts with an empty cache (the tests use a Redis database of their own)."""
@@ -52,7 +62,9 @@ def simulator(
     finish; tests that need other values change ``settings`` before calling the simulator.
     """
     from provider_sim import controls
+    from provider_sim.rate_limit import rate_limit_reset
 
+    rate_limit_reset()
     settings.VPS_SIM_CREATE_SECONDS = 2
     settings.VPS_SIM_RESTORE_SECONDS = 2
     settings.VPS_API_BASE_URL = _simulator_server.base_url
@@ -207,6 +219,7 @@ def worker_environment(sim: RunningSimulator, **overrides: str) -> dict[str, str
         "VPS_API_READ_TIMEOUT": "2",
         "VPS_POLL_SECONDS": "1",
         "VPS_TOKEN_REJECTED_PAUSE_SECONDS": "3",
+        "VPS_API_RATE_LIMIT": TEST_RATE_LIMIT,
         "PYTHONUNBUFFERED": "1",
         **overrides,
     }

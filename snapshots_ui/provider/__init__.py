@@ -14,6 +14,7 @@ from snapshots_ui.provider.errors import (
     ProviderUnavailable,
 )
 from snapshots_ui.provider.payloads import (
+    Page,
     RestoreStarted,
     Server,
     ServerRef,
@@ -23,6 +24,7 @@ from snapshots_ui.provider.payloads import (
 )
 
 __all__ = [
+    "Page",
     "ProviderClient",
     "ProviderError",
     "ProviderNotFound",

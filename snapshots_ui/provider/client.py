@@ -8,7 +8,9 @@ provider did it: the caller reconciles instead). ``next`` links are followed on 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -20,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from snapshots_ui.provider import budget, telemetry
 from snapshots_ui.provider.errors import (
     ProviderNotFound,
     ProviderRejected,
@@ -28,10 +31,12 @@ from snapshots_ui.provider.errors import (
 )
 from snapshots_ui.provider.payloads import (
     BadPayload,
+    Page,
     RestoreStarted,
     Server,
     Snapshot,
     SnapshotCreated,
+    as_optional_int,
     as_text,
     clip,
     parse_server,
@@ -41,6 +46,14 @@ from snapshots_ui.provider.payloads import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawPage:
+    items: list[Any]
+    count: int | None  # the list's length as the provider states it, when it does
+    has_next: bool
+
 
 # Pages followed at most in one listing; a provider whose `next` never ends is a bad answer.
 MAX_PAGES = 1000
@@ -60,18 +73,22 @@ class _ShortRetry(Retry):
             wait = self.get_retry_after(response)
             if wait is not None and wait > MAX_INLINE_RETRY_AFTER_SECONDS:
                 raise MaxRetryError(kwargs.get("_pool"), url or "", ResponseError("retry later"))
-        return super().increment(method, url, response, error, *args, **kwargs)
+        retry = super().increment(method, url, response, error, *args, **kwargs)
+        if response is not None:
+            budget.acquire()  # the retry is another request to the provider
+        return retry
 
 
 def _retry_policy() -> Retry:
-    # POSTs are never retried (a timeout may mean the provider did it): GET only.
+    # POSTs are never retried (a timeout may mean the provider did it): GET only. A 429 is
+    # not retried here either: it pauses every process (see ``budget.pause_for``).
     return _ShortRetry(
         total=2,
         connect=2,
         read=False,  # a read timeout is raised at once: the provider may be doing the work
         status=2,
         backoff_factor=0.25,
-        status_forcelist=(429, 502, 503, 504),
+        status_forcelist=(502, 503, 504),
         allowed_methods=frozenset({"GET"}),
         respect_retry_after_header=True,
         raise_on_status=False,
@@ -81,9 +98,10 @@ def _retry_policy() -> Retry:
 class ProviderSession(requests.Session):
     """A session that always sends the token and always applies a (connect, read) timeout."""
 
-    def __init__(self, *, token: str, timeout: tuple[float, float]) -> None:
+    def __init__(self, *, token: str, timeout: tuple[float, float], base_path: str = "/") -> None:
         super().__init__()
         self.timeout = timeout
+        self.base_path = base_path
         self.headers.update(
             {
                 "Authorization": f"Bearer {token}",
@@ -97,8 +115,29 @@ class ProviderSession(requests.Session):
         self.mount("https://", adapter)
 
     def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        """One request within the provider budget, counted; a 429 pauses every process."""
         kwargs["timeout"] = kwargs.get("timeout") or self.timeout
-        return super().request(method, url, *args, **kwargs)
+        waited = budget.acquire()
+        started = time.monotonic()
+        status = "error"
+        try:
+            response = super().request(method, url, *args, **kwargs)
+            status = str(response.status_code)
+            if response.status_code == 429:
+                retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+                budget.pause_for(
+                    retry_after if retry_after is not None else settings.VPS_API_429_PAUSE_SECONDS
+                )
+            return response
+        finally:
+            path = urlsplit(url).path.removeprefix(self.base_path)
+            telemetry.record_call(
+                endpoint=telemetry.endpoint_of(method, path),
+                status=status,
+                seconds=time.monotonic() - started,
+                kind=budget.current_class(),
+                waited=waited,
+            )
 
 
 class ProviderClient:
@@ -107,7 +146,9 @@ class ProviderClient:
     def __init__(self, *, base_url: str, token: str, timeout: tuple[float, float]) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = timeout
-        self.session = ProviderSession(token=token, timeout=timeout)
+        self.session = ProviderSession(
+            token=token, timeout=timeout, base_path=urlsplit(self.base_url).path
+        )
 
     # -- low level --
 
@@ -185,8 +226,8 @@ class ProviderClient:
         self._check(response)
         return self._json(response)
 
-    def _pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Every item of a list endpoint, following ``next`` links on the same host."""
+    def _raw_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[RawPage]:
+        """The pages of a list endpoint, following ``next`` links on the same host."""
         url: str | None = self._url(path)
         base = urlsplit(self.base_url)
         seen: set[str] = set()
@@ -196,13 +237,14 @@ class ProviderClient:
             body = self._get_json(url, params)
             params = None  # `next` already carries the query
             if isinstance(body, list):  # a provider that does not paginate at all
-                yield from body
+                yield RawPage(items=body, count=len(body), has_next=False)
                 return
             if not isinstance(body, Mapping) or not isinstance(body.get("results"), list):
                 raise ProviderUnavailable("The provider sent a list that could not be read.")
-            yield from body["results"]
             seen.add(url)
             next_url = body.get("next")
+            count = as_optional_int(body.get("count"))
+            yield RawPage(items=body["results"], count=count, has_next=bool(next_url))
             if not next_url:
                 return
             url = urljoin(url, str(next_url))
@@ -213,26 +255,40 @@ class ProviderClient:
 
     # -- the API --
 
-    def list_snapshots(self, *, server_id: int | None = None) -> list[Snapshot]:
+    def snapshot_pages(self, *, server_id: int | None = None) -> Iterator[Page[Snapshot]]:
+        """The snapshot list one page at a time (only one server's with ``server_id``)."""
         params = {"server_id": server_id} if server_id is not None else None
         try:
-            return [
-                parse_snapshot(item, server_id=server_id)
-                for item in self._pages("snapshots/", params)
-            ]
+            for raw in self._raw_pages("snapshots/", params):
+                items = [parse_snapshot(item, server_id=server_id) for item in raw.items]
+                yield Page(items=items, count=raw.count, has_next=raw.has_next)
         except BadPayload as exc:
             raise ProviderUnavailable(
                 "The provider sent a snapshot that could not be read."
             ) from exc
 
+    def server_pages(self) -> Iterator[Page[Server]]:
+        """The server list one page at a time; raises ProviderNotFound when the provider has
+        no ``/servers/`` (then ``list_servers`` falls back to the snapshot list)."""
+        try:
+            for raw in self._raw_pages("servers/"):
+                yield Page(
+                    items=[parse_server(item) for item in raw.items],
+                    count=raw.count,
+                    has_next=raw.has_next,
+                )
+        except BadPayload as exc:
+            raise ProviderUnavailable("The provider sent a server that could not be read.") from exc
+
+    def list_snapshots(self, *, server_id: int | None = None) -> list[Snapshot]:
+        return [s for page in self.snapshot_pages(server_id=server_id) for s in page.items]
+
     def list_servers(self) -> list[Server]:
         """Every server; from the snapshot list when the provider has no ``/servers/``."""
         try:
-            return [parse_server(item) for item in self._pages("servers/")]
+            return [server for page in self.server_pages() for server in page.items]
         except ProviderNotFound:
             return servers_seen_in(self.list_snapshots())
-        except BadPayload as exc:
-            raise ProviderUnavailable("The provider sent a server that could not be read.") from exc
 
     def get_server(self, *, server_id: int) -> Server:
         try:

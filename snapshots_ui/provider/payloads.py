@@ -61,6 +61,24 @@ class RestoreStarted:
     message: str
 
 
+@dataclass(frozen=True)
+class Page[T]:
+    """One page of a list: its items, the list's length if the provider says, and whether
+    another page follows."""
+
+    items: list[T]
+    count: int | None
+    has_next: bool
+
+    def pages_expected(self, read: int) -> int | None:
+        """How many pages the whole list has, estimated from this page's size."""
+        if not self.has_next:
+            return read
+        if not self.count or not self.items:
+            return None
+        return max(read + 1, -(-self.count // len(self.items)))
+
+
 class BadPayload(Exception):
     pass
 

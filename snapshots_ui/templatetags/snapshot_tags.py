@@ -7,8 +7,9 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from snapshots_ui import statuses
+from snapshots_ui import polling, statuses
 from snapshots_ui.accounts import EVENT_LABELS
+from snapshots_ui.provider import budget
 from snapshots_ui.statuses import SERVER_STATUS_LABELS, SNAPSHOT_STATUS_LABELS, badge_tone
 
 register = template.Library()
@@ -99,3 +100,15 @@ def stuck_poll_seconds() -> int:
 def account_event_label(action: str) -> str:
     """ "account.login" -> "Logged in"; an action without a label is shown as it is."""
     return str(EVENT_LABELS.get(action, action))
+
+
+@register.simple_tag
+def poll_period() -> float:
+    """Seconds between two checks of an operation in progress, as the budget allows now."""
+    return polling.poll_period_current()
+
+
+@register.simple_tag
+def provider_pause() -> float:
+    """Seconds left of a pause the provider asked for (a 429), 0 when there is none."""
+    return budget.paused_for()

@@ -22,7 +22,9 @@ from snapshots_ui.views.fleet import server_context
 @login_required
 @permission_required(roles.CREATE, raise_exception=True)
 def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
-    selectors.server_get(server_id=server_id)  # a 404 page for a server the provider lacks
+    selectors.server_get(
+        server_id=server_id, refresh=False
+    )  # a 404 page for a server the provider lacks
     form = SnapshotCreateForm(request.POST)
     if form.is_valid():
         try:
@@ -56,7 +58,7 @@ def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
                     },
                 )
             return redirect("snapshots_ui:server", server_id=server_id)
-    fleet_view, summary = selectors.server_get(server_id=server_id)
+    fleet_view, summary = selectors.server_get(server_id=server_id, refresh=False)
     context = server_context(request, fleet_view, summary, form=form)
     return render(request, "snapshots_ui/server.html", context, status=400)
 
@@ -65,7 +67,7 @@ def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
 @login_required
 @permission_required(roles.RESTORE, raise_exception=True)
 def snapshot_restore(request: HttpRequest, snapshot_id: int) -> HttpResponse:
-    fleet_view, summary, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id)
+    fleet_view, summary, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id, refresh=False)
     server = summary.server
     form = RestoreConfirmForm(request.POST or None, server_name=server.name)
     status = 200
@@ -108,7 +110,7 @@ def snapshot_restore(request: HttpRequest, snapshot_id: int) -> HttpResponse:
 @login_required
 @permission_required(roles.DELETE, raise_exception=True)
 def snapshot_delete(request: HttpRequest, snapshot_id: int) -> HttpResponse:
-    fleet_view, summary, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id)
+    fleet_view, summary, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id, refresh=False)
     names = {"name": snapshot.name, "server": summary.server.name}
     error = ""
     if request.method == "POST":

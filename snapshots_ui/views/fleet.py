@@ -13,7 +13,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from snapshots_ui import roles, selectors
-from snapshots_ui.fleet_cache import FleetView, fleet_current
+from snapshots_ui.fleet_cache import FleetView, fleet_current, fleet_server_refresh_soon
 from snapshots_ui.forms import SnapshotCreateForm, suggested_snapshot_name
 from snapshots_ui.views.common import allowed_actions, render_page_or_partial
 
@@ -72,5 +72,8 @@ def server_context(
 @login_required
 @permission_required(roles.VIEW, raise_exception=True)
 def server_detail(request: HttpRequest, server_id: int) -> HttpResponse:
-    fleet_view, summary = selectors.server_get(server_id=server_id)
+    """One server. Its page reads only that server's lists at the provider, never the
+    fleet's."""
+    fleet_view, summary = selectors.server_get(server_id=server_id, refresh=False)
+    fleet_server_refresh_soon(fleet_view, server_id)
     return render(request, "snapshots_ui/server.html", server_context(request, fleet_view, summary))

@@ -290,6 +290,7 @@ def test_control_api_stats(seeded_simulator: RunningSimulator) -> None:
     assert stats == {
         "calls": 3,
         "by_endpoint": {"GET /api/v1/snapshots/": 2, "GET /api/v1/(unknown)": 1},
+        "throttled": 0,
     }
     assert control(seeded_simulator, "DELETE", "stats/").status_code == 204
     assert control(seeded_simulator, "GET", "stats/").json()["calls"] == 0
@@ -321,3 +322,15 @@ def test_control_api_seed(simulator: RunningSimulator) -> None:
     assert names[-1]["name"] == "srv-0025"
     for bad in ({"servers": 0}, {"servers": 2, "snapshots_per_server": 6}, {"servers": "x"}):
         assert control(simulator, "POST", "seed/", json=bad).status_code == 400
+
+
+def test_past_its_rate_limit_the_simulator_answers_429_with_retry_after(
+    seeded_simulator: RunningSimulator, settings
+) -> None:
+    settings.VPS_SIM_RATE_LIMIT = 3
+    answers = [call(seeded_simulator, "GET", "servers/") for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
+    assert "throttled" in answers[-1].json()["detail"]
+    assert control(seeded_simulator, "GET", "stats/").json()["throttled"] == 1

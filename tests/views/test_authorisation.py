@@ -33,11 +33,14 @@ class Answer:
     status: int
     # For redirects; "{path}" stands for the requested path, URL-quoted.
     location: str | None = None
+    # A refusal in plain text (for machines) rather than the friendly page.
+    plain: bool = False
 
 
 OK = Answer(200)
 INVALID = Answer(400)
 DENIED = Answer(403)  # always the dashboard's friendly 403 page
+DENIED_PLAIN = Answer(403, plain=True)  # a plain-text refusal for machines
 NO_METHOD = Answer(405)
 LOGIN = Answer(302, "/login/?next={path}")
 ADMIN_LOGIN = Answer(302, "/admin/login/?next={path}")
@@ -98,6 +101,8 @@ ROUTES: list[Route] = [
     # Infrastructure: open to everyone.
     Route("health", "/health/", everyone(OK), everyone(NO_METHOD)),
     Route("health_provider", "/health/provider/", everyone(OK), everyone(NO_METHOD)),
+    # Prometheus: only the addresses in METRICS_ALLOW_IPS or a bearer token (none here).
+    Route("metrics", "/metrics", everyone(DENIED_PLAIN), everyone(NO_METHOD)),
     Route("favicon.ico", "/favicon.ico", everyone(FAVICON), None),
     # Django admin: staff only, with its own login page.
     Route("admin", "/admin/", STAFF_ONLY, None),
@@ -120,6 +125,7 @@ ROUTES: list[Route] = [
           data={"action": "failed", "note": "Checked at the provider's console."}),
     Route("snapshots_ui:activity", "/activity/", ANY_ROLE, everyone(NO_METHOD)),
     Route("snapshots_ui:activity_csv", "/activity.csv", ANY_ROLE, everyone(NO_METHOD)),
+    Route("snapshots_ui:provider", "/provider/", (LOGIN, DENIED, DENIED, OK), everyone(NO_METHOD)),
 ]
 # fmt: on
 
@@ -202,9 +208,12 @@ def test_authorisation_matrix(
     if expected is DENIED:
         assert FRIENDLY_403 in page_text(response)
         assert "ask an administrator to change your role" in page_text(response)
+    elif expected is DENIED_PLAIN:
+        assert response["Content-Type"].startswith("text/plain")
+        assert "METRICS_ALLOW_IPS" in page_text(response)
     elif response.status_code == 200 and response.get("Content-Type", "").startswith("text/html"):
         assert FRIENDLY_403 not in page_text(response)
-    if expected in (LOGIN, DENIED, NO_METHOD):
+    if expected in (LOGIN, DENIED, DENIED_PLAIN, NO_METHOD):
         assert provider_calls() == 0, "a refused request must not reach the provider"
 
 
