@@ -194,9 +194,12 @@ class Stack:
         first = [c for c in reversed(self.children) if c.name != LAST_TO_STOP]
         _stop_group(first, deadline - 1.5)
         _stop_group([c for c in self.children if c.name == LAST_TO_STOP], deadline)
+        # Until their last lines are shown: at most 1 s, should a process that left its
+        # group still hold a pipe.
+        shown_by = time.monotonic() + 1
         for child in self.children:
             if child.reader is not None:
-                child.reader.join(timeout=1)
+                child.reader.join(timeout=max(0.0, shown_by - time.monotonic()))
 
 
 def wait_for_port(port: int, *, timeout: float, child: Child) -> None:
