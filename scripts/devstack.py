@@ -56,7 +56,8 @@ RUN_DIR = ROOT / ".run"
 PYTHON = sys.executable
 READY_TIMEOUT = 90
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-GENERATED_PASSWORD = re.compile(r"^Created user .* with password '(?P<password>[^']+)'", re.M)
+# What `manage.py ensure_admin` says when it generated the password.
+GENERATED_PASSWORD = re.compile(r"Created user .* with password '(?P<password>[^']+)'")
 
 
 # --- One-off steps: migrate, ensure_admin ------------------------------------------------------
@@ -99,7 +100,7 @@ def ensure_admin(env: dict[str, str]) -> Login:
     user = env.get("DASHBOARD_ADMIN_USER") or "admin"
     if found := GENERATED_PASSWORD.search(output):
         return Login(user=user, password=found["password"], how="")
-    if output.startswith("Created user") and env.get("DASHBOARD_ADMIN_PASSWORD"):
+    if "Created user" in output and env.get("DASHBOARD_ADMIN_PASSWORD"):
         return Login(user=user, password=None, how="the one in DASHBOARD_ADMIN_PASSWORD")
     how = (
         "the one shown on the first run (to set a new one: "

@@ -30,10 +30,12 @@ START_TIMEOUT = 300  # a first run on a slow machine: migrations, then five proc
 IDLE_SECONDS = 30
 STOP_SECONDS = 10
 BANNER_END = "  stop       Ctrl-C"
-# Set by whoever runs the tests; `make run` must use its embedded defaults here.
+# Set by whoever runs the tests; `make run` must use its embedded defaults here, and run as a
+# make of its own, not one nested in `make test`.
 NOT_INHERITED = {
     "DATABASE_URL", "REDIS_URL", "CACHE_REDIS_URL", "CELERY_BROKER_URL", "VPS_API_BASE_URL",
     "LOG_LEVEL", "DJANGO_ENV", "DEBUG", "DASHBOARD_ADMIN_USER", "DASHBOARD_ADMIN_PASSWORD",
+    "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES",
 }  # fmt: skip
 
 
