@@ -382,6 +382,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+# Routine tasks (the poll dispatcher beat queues every second, the polls) log at DEBUG
+# (dashboard/logging.py); the simulator's request lines show from DEBUG only.
+_ROUTINE = {"filters": ["routine_tasks"]}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -389,6 +393,7 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "dashboard.logging.JsonFormatter"},
     },
+    "filters": {"routine_tasks": {"()": "dashboard.logging.RoutineTasksAtDebug"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -397,9 +402,12 @@ LOGGING = {
             "formatter": "json" if PRODUCTION else "plain",
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django.server": {"level": "WARNING"},
+        "django.server": {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"},
         "axes": {"level": "WARNING"},
+        "celery.beat": _ROUTINE,
+        "celery.worker.strategy": _ROUTINE,
+        "celery.app.trace": _ROUTINE,
     },
 }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
 
 from snapshots_ui.models import AuditEvent, Operation
 
@@ -23,6 +25,16 @@ class Actor:
 
 SYSTEM = Actor(user=None, ip=None)
 
+logger = logging.getLogger(__name__)
+# How an operation's audit event is logged (by its action's last word); INFO otherwise.
+_LOG_LEVELS = {
+    "requested": logging.DEBUG,  # "started", "refused" or "unconfirmed" follows at once
+    "failed": logging.WARNING,
+    "refused": logging.WARNING,
+    "stuck": logging.WARNING,
+    "unconfirmed": logging.WARNING,
+}
+
 
 def audit_record(
     *,
@@ -33,7 +45,10 @@ def audit_record(
     detail: str = "",
 ) -> AuditEvent:
     """Append one event; an operation's server and snapshot are copied onto it. ``subject``
-    names the account an account event is about."""
+    names the account an account event is about. An operation's event is also logged once
+    the transaction commits: operations started and finished show in the console."""
+    if operation is not None:
+        transaction.on_commit(lambda: _log(actor, action, operation, detail))
     return AuditEvent.objects.create(
         actor=actor.user if actor.user is not None and actor.user.pk else None,
         actor_name=actor.name,
@@ -47,3 +62,18 @@ def audit_record(
         subject_name=subject[:150],
         detail=detail,
     )
+
+
+def _log(actor: Actor, action: str, operation: Operation, detail: str) -> None:
+    """``operation.succeeded: create web-01 / before-upgrade (operation 7, by system, 372 s)``
+    on one line, whatever the names contain; the provider's words only when it went wrong."""
+    level = _LOG_LEVELS.get(action.rsplit(".", 1)[-1], logging.INFO)
+    snapshot = f" / {operation.snapshot_name}" if operation.snapshot_name else ""
+    took = f", {operation.elapsed().total_seconds():.0f} s" if operation.finished_at else ""
+    message = (
+        f"{action}: {operation.kind} {operation.server_name}{snapshot} "
+        f"(operation {operation.pk}, by {actor.name}{took})"
+    )
+    if detail and level >= logging.WARNING:
+        message += f": {detail[:200]}"
+    logger.log(level, "%s", " ".join(message.split()))

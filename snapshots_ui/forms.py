@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -87,13 +90,29 @@ class RestoreConfirmForm(forms.Form):
 ACCOUNT_EVENTS = "account"
 
 
+NOT_A_SERVER = _("That is not a server the dashboard knows; choose one from the list.")
+
+
 class ActivityFilterForm(forms.Form):
-    """Filters for the activity page; wrong values are reported, not fatal."""
+    """Filters for the activity page; wrong values are reported, not fatal.
+
+    "Server" is a list of servers by name (``offer_servers``), sent as the server's id, so
+    that a link such as ``?server=<id>`` from a server's page still filters: any id is
+    accepted, and one the list does not name is added to it as "Server #<id>".
+    """
 
     q = forms.CharField(label=_("Server, snapshot or person"), required=False, max_length=100)
     kind = forms.ChoiceField(label=_("Action"), required=False)
     state = forms.ChoiceField(label=_("Outcome"), required=False)
-    server = forms.IntegerField(label=_("Server id"), required=False, min_value=1, max_value=2**62)
+    server = forms.IntegerField(
+        label=_("Server"),
+        required=False,
+        min_value=1,
+        max_value=2**62,
+        widget=forms.Select,
+        error_messages={"invalid": NOT_A_SERVER, "min_value": NOT_A_SERVER,
+                        "max_value": NOT_A_SERVER},
+    )  # fmt: skip
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -103,6 +122,21 @@ class ActivityFilterForm(forms.Form):
             (ACCOUNT_EVENTS, _("Account events")),
         ]
         self.fields["state"].choices = [("", _("Any outcome")), *OperationState.choices]
+        self.offer_servers([])
+
+    def offer_servers(self, servers: Sequence[tuple[int, str]]) -> None:
+        """Offer ``servers`` (id, name), in that order; a name that several servers share is
+        followed by each one's id."""
+        counts = Counter(name for _id, name in servers)
+        choices: list[tuple[int | str, str]] = [("", _("Any server"))]
+        choices += [
+            (server_id, f"{name} (#{server_id})" if counts[name] > 1 else name)
+            for server_id, name in servers
+        ]
+        chosen = getattr(self, "cleaned_data", {}).get("server")
+        if chosen and chosen not in {server_id for server_id, _name in servers}:
+            choices.append((chosen, _("Server #%(id)s") % {"id": chosen}))
+        self.fields["server"].widget.choices = choices
 
 
 class TwoFactorCodeForm(forms.Form):

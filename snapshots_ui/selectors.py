@@ -234,6 +234,19 @@ def operations_filtered(*, filters: Mapping[str, object]) -> QuerySet[Operation]
     return operations
 
 
+def activity_servers(*, fleet: FleetView) -> list[tuple[int, str]]:
+    """(id, name) of the servers the activity can be filtered by, sorted by name: every
+    server in the stored provider lists, and the servers operations were recorded on that the
+    lists do not name (removed since, or no provider data at all) with their recorded name."""
+    names = dict(
+        sorted(Operation.objects.order_by().values_list("server_id", "server_name").distinct())
+    )
+    if fleet.data is not None:
+        names |= {snapshot.server.id: snapshot.server.name for snapshot in fleet.data.snapshots}
+        names |= {server.id: server.name for server in fleet.data.servers}
+    return sorted(names.items(), key=lambda item: (item[1].casefold(), item[0]))
+
+
 def account_events_filtered(*, q: str = "") -> QuerySet[AuditEvent]:
     """Account events (log-ins, lock-outs, two-factor, roles, ...), newest first; ``q``
     matches who acted, the account concerned, the address or the detail."""

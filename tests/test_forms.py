@@ -146,6 +146,39 @@ def test_activity_filters_report_wrong_values(data: dict[str, str], field: str) 
     assert list(form.errors) == [field]
 
 
+def server_options(form: ActivityFilterForm) -> list[tuple[object, str]]:
+    return [(value, str(label)) for value, label in form.fields["server"].widget.choices]
+
+
+def test_activity_filters_offer_the_servers_by_name() -> None:
+    form = ActivityFilterForm()
+    form.offer_servers([(12350, "db-primary"), (1, "twin"), (2, "twin")])
+
+    assert server_options(form) == [
+        ("", "Any server"), (12350, "db-primary"), (1, "twin (#1)"), (2, "twin (#2)"),
+    ]  # fmt: skip
+
+
+def test_a_server_id_the_list_does_not_name_is_kept() -> None:
+    form = ActivityFilterForm({"server": "777"})
+    assert form.is_valid()
+
+    form.offer_servers([(12350, "db-primary")])
+
+    assert server_options(form)[-1] == (777, "Server #777")
+    assert 'value="777" selected' in str(form["server"])
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", str(2**63)])
+def test_a_wrong_server_is_explained(value: str) -> None:
+    form = ActivityFilterForm({"server": value})
+
+    assert not form.is_valid()
+    assert form.errors["server"] == [
+        "That is not a server the dashboard knows; choose one from the list."
+    ]
+
+
 # --- Any input at all -----------------------------------------------------------------------
 
 ANY_TEXT = st.text(max_size=400)

@@ -14,9 +14,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from snapshots_ui import roles, selectors
+from snapshots_ui.fleet_cache import fleet_current
 from snapshots_ui.forms import ACCOUNT_EVENTS, ActivityFilterForm
 from snapshots_ui.models import AuditEvent, Operation
 from snapshots_ui.views.common import render_page_or_partial
+
+ACTIVITY_TABLE = "activity-table"
 
 
 def _filtered(
@@ -41,6 +44,8 @@ def _showing_account_events(form: ActivityFilterForm) -> bool:
 @permission_required(roles.VIEW, raise_exception=True)
 def activity(request: HttpRequest) -> HttpResponse:
     form, operations = _filtered(request)
+    if not (request.htmx and request.htmx.target == ACTIVITY_TABLE):  # the form is shown
+        form.offer_servers(selectors.activity_servers(fleet=fleet_current()))
     page = Paginator(operations, settings.ACTIVITY_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -53,7 +58,7 @@ def activity(request: HttpRequest) -> HttpResponse:
         + (f"?{query.urlencode()}" if query else ""),
     }
     return render_page_or_partial(
-        request, "snapshots_ui/activity.html", context, partial="activity-table"
+        request, "snapshots_ui/activity.html", context, partial=ACTIVITY_TABLE
     )
 
 

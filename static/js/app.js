@@ -7,6 +7,11 @@
     return document.body.dataset["msg" + key.charAt(0).toUpperCase() + key.slice(1)] || fallback;
   }
 
+  // Toasts: role="status" (errors role="alert") in the #toasts live region, which sits in
+  // the page's flow under the top bar. A toast that is not an error goes after
+  // TOAST_SECONDS, but never while the pointer is on it or the keyboard focus is in it.
+  var TOAST_SECONDS = 10;
+
   function toast(message, level) {
     var box = document.getElementById("toasts");
     if (!box) return;
@@ -23,14 +28,37 @@
     item.appendChild(text);
     item.appendChild(close);
     box.appendChild(item);
-    if (level !== "error") {
-      setTimeout(function () { item.remove(); }, 10000);
-    }
+    if (level !== "error") expireLater(item);
+  }
+
+  function expireLater(item) {
+    setTimeout(function () {
+      if (!item.isConnected) return;
+      if (item.matches(":hover, :focus-within")) expireLater(item);
+      else dismiss(item);
+    }, TOAST_SECONDS * 1000);
+  }
+
+  // Keyboard focus that was in a dismissed toast goes to the next toast's button, else the
+  // previous one's, else the page's content: never lost to <body>.
+  function dismiss(item) {
+    var hadFocus = item.contains(document.activeElement);
+    var next = item.nextElementSibling || item.previousElementSibling;
+    item.remove();
+    if (!hadFocus) return;
+    var target = next ? next.querySelector(".toast-close") : document.getElementById("main");
+    if (target) target.focus();
   }
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest(".toast-close");
-    if (button) button.closest(".toast").remove();
+    if (button) dismiss(button.closest(".toast"));
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var item = event.target.closest && event.target.closest(".toast");
+    if (item) dismiss(item);
   });
 
   // A form marked data-once cannot be sent twice by a double click.

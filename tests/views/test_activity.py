@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
+from provider_sim import controls
+from provider_sim.seed import DEMO_SERVERS
 from provider_sim.server import RunningSimulator
 from snapshots_ui.models import Operation, OperationKind
 from snapshots_ui.statuses import OperationState
 from tests.factories import OperationFactory
 from tests.views.helpers import (
+    EMPTY,
     PRIMARY,
     REPLICA,
     WEB,
+    WEB_NAME,
     csv_rows,
     htmx_headers,
     page_text,
@@ -40,6 +47,7 @@ def activity_operations(db: None) -> dict[str, Operation]:
 
 
 ACTIVITY_NAMES = {"act-create", "act-restore", "act-delete"}
+NOT_A_SERVER = "That is not a server the dashboard knows; choose one from the list."
 
 
 def shown_activity(response: HttpResponse) -> set[str]:
@@ -84,6 +92,69 @@ def test_activity_filters(
         assert "No activity matches." in page_text(response)
 
 
+def server_options(response: HttpResponse) -> list[tuple[str, str, bool]]:
+    """(value, label, selected) of each option of the "Server" filter."""
+    select = re.search(r'<select name="server".*?</select>', response.content.decode(), re.S)
+    assert select, "no server list"
+    return [
+        (value, html.unescape(label), bool(selected))
+        for value, selected, label in re.findall(
+            r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select[0]
+        )
+    ]
+
+
+def test_activity_offers_the_providers_servers_by_name(
+    seeded_simulator: RunningSimulator,
+    viewer_client: Client,
+    activity_operations: dict[str, Operation],
+) -> None:
+    OperationFactory(server_id=99, server_name="retired-box", snapshot_name="act-gone")
+
+    options = server_options(viewer_client.get("/activity/"))
+
+    assert options[0] == ("", "Any server", True)
+    named = {value: label for value, label, _selected in options[1:]}
+    assert {int(value) for value in named} == {server[0] for server in DEMO_SERVERS} | {99}
+    assert named[str(WEB)] == WEB_NAME
+    assert named["99"] == "retired-box"  # known only from what an operation recorded
+    labels = [label for _value, label, _selected in options[1:]]
+    assert labels == sorted(labels, key=str.casefold)
+
+
+def test_the_server_pages_link_filters_the_activity_by_that_server(
+    seeded_simulator: RunningSimulator,
+    viewer_client: Client,
+    activity_operations: dict[str, Operation],
+) -> None:
+    link = f"/activity/?server={WEB}"
+    assert f'href="{link}"' in viewer_client.get(f"/servers/{WEB}/").content.decode()
+
+    response = viewer_client.get(link)
+
+    assert shown_activity(response) == {"act-create"}
+    assert (str(WEB), WEB_NAME, True) in server_options(response)
+
+
+def test_without_provider_data_the_servers_are_named_from_the_operations(
+    seeded_simulator: RunningSimulator,
+    viewer_client: Client,
+    activity_operations: dict[str, Operation],
+) -> None:
+    controls.add_fault(path_contains="/api/v1/", status=503)
+
+    response = viewer_client.get("/activity/", {"server": str(EMPTY)})
+
+    assert response.status_code == 200
+    assert server_options(response)[1:] == [
+        (str(PRIMARY), "db-primary", False),
+        (str(REPLICA), "db-replica", False),
+        (str(WEB), WEB_NAME, False),
+        (str(EMPTY), f"Server #{EMPTY}", True),  # asked for; nothing recorded on it
+    ]
+    assert "No activity matches." in page_text(response)
+
+
 def test_activity_htmx_filter_returns_only_the_table(
     seeded_simulator: RunningSimulator,
     viewer_client: Client,
@@ -104,11 +175,11 @@ def test_activity_htmx_filter_returns_only_the_table(
     [
         (
             {"server": "abc", "kind": "bogus"},
-            ["Enter a whole number.", "Select a valid choice. bogus is not one of the available"],
+            [NOT_A_SERVER, "Select a valid choice. bogus is not one of the available"],
         ),
         ({"state": "exploded"}, ["Select a valid choice. exploded is not one of the available"]),
-        ({"server": "9" * 30}, ["Ensure this value is less than or equal to"]),
-        ({"server": "-1", "page": "zzz"}, ["Ensure this value is greater than or equal to 1."]),
+        ({"server": "9" * 30}, [NOT_A_SERVER]),
+        ({"server": "-1", "page": "zzz"}, [NOT_A_SERVER]),
     ],
 )
 def test_activity_with_invalid_filters_explains_instead_of_failing(
@@ -135,7 +206,7 @@ def test_activity_keeps_valid_filters_when_another_is_invalid(
 ) -> None:
     response = viewer_client.get("/activity/", {"kind": "restore", "server": "abc"})
 
-    assert "Enter a whole number." in page_text(response)
+    assert NOT_A_SERVER in page_text(response)
     assert shown_activity(response) == {"act-restore"}
 
 
