@@ -25,7 +25,9 @@ from bench.harness import (
     percentile,
     provider_list,
     running_stack,
+    sample_calls,
     smoke_mode,
+    worst_window,
 )
 
 PROVIDER_LIMIT = 100
@@ -46,21 +48,6 @@ def create_paced(stack, session, server_ids: list[int], per_server: int) -> int:
             refused += answer.status_code != 302
             time.sleep(1)
     return refused
-
-
-def sample_calls(stack, seconds: float, samples: list[tuple[float, int]]) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        samples.append((time.monotonic(), stack.provider_calls()))
-        time.sleep(1)
-
-
-def worst_window(samples: list[tuple[float, int]], width: float = 60) -> int:
-    worst = 0
-    for i, (start, calls) in enumerate(samples):
-        inside = [c for t, c in samples[i:] if t - start <= width]
-        worst = max(worst, inside[-1] - calls)
-    return worst
 
 
 def main() -> int:

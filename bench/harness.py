@@ -140,8 +140,8 @@ class Stack:
     def manage_shell(self, code: str, stdin: str = "") -> str:
         """Run ``code`` with ``manage.py shell`` in the stack's environment; its output."""
         return subprocess.run(
-            [PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=self.env, input=stdin,
-            capture_output=True, text=True, check=True,
+            [PYTHON, "manage.py", "shell", "--verbosity", "0", "-c", code], cwd=ROOT,
+            env=self.env, input=stdin, capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
 
     def metrics(self) -> str:
@@ -375,3 +375,20 @@ def browsers_polling(
     for thread in threads:
         thread.join()
     return result
+
+
+def sample_calls(stack: Stack, seconds: float, samples: list[tuple[float, int]]) -> None:
+    """Record the simulator's call count once a second for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        samples.append((time.monotonic(), stack.provider_calls()))
+        time.sleep(1)
+
+
+def worst_window(samples: list[tuple[float, int]], width: float = 60) -> int:
+    """The most calls in any ``width``-second window of the samples."""
+    worst = 0
+    for i, (start, calls) in enumerate(samples):
+        inside = [c for t, c in samples[i:] if t - start <= width]
+        worst = max(worst, inside[-1] - calls)
+    return worst

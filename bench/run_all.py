@@ -22,6 +22,7 @@ BENCHMARKS = [
     "budget_held.py",  # 6. the provider budget held through a busy stretch
     "idle_cost.py",  # 6. what watching an idle fleet costs
     "foreground_first.py",  # 6. a person's create does not wait behind background work
+    "schedule_fleet.py",  # lifecycle: one nightly schedule over 1,000 servers
 ]
 
 

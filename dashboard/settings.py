@@ -311,6 +311,16 @@ VPS_CREATE_EXPECTED_SECONDS = (3 * 60, 10 * 60)
 VPS_RESTORE_EXPECTED_SECONDS = (5 * 60, 15 * 60)
 # A delete is answered at once; one whose answer was lost is settled by the next polls.
 VPS_DELETE_EXPECTED_SECONDS = (0, 2 * 60)
+# A workflow step refused because something else runs on the server is tried again for this
+# long, then the workflow fails and says why.
+VPS_WORKFLOW_WAIT_SECONDS = int(os.environ.get("VPS_WORKFLOW_WAIT_SECONDS", "1800"))
+# How long a snapshot is kept unless the person taking it chooses otherwise (days; 0: kept
+# until someone deletes it).
+SNAPSHOT_DEFAULT_KEEP_DAYS = max(0, int(os.environ.get("SNAPSHOT_DEFAULT_KEEP_DAYS", "0")))
+# The most snapshots one bulk delete takes at a time.
+BULK_DELETE_LIMIT = 50
+# Expiry, schedules and chained workflows are looked after this often (beat).
+VPS_LIFECYCLE_TICK_SECONDS = float(os.environ.get("VPS_LIFECYCLE_TICK_SECONDS", "20"))
 VPS_STUCK_GRACE_FACTOR = float(os.environ.get("VPS_STUCK_GRACE_FACTOR", "1.5"))
 # A stuck operation is still checked at the provider, but only this often.
 VPS_STUCK_POLL_SECONDS = int(os.environ.get("VPS_STUCK_POLL_SECONDS", "30"))
@@ -374,6 +384,11 @@ VPS_POLL_SWEEP_SERVERS = int(os.environ.get("VPS_POLL_SWEEP_SERVERS", "10"))
 VPS_STATUS_REFRESH_SECONDS = float(os.environ.get("VPS_STATUS_REFRESH_SECONDS", "1.5"))
 VPS_STUCK_STATUS_REFRESH_SECONDS = float(os.environ.get("VPS_STUCK_STATUS_REFRESH_SECONDS", "10"))
 CELERY_BEAT_SCHEDULE = {
+    "lifecycle-tick": {
+        "task": "snapshots_ui.tasks.lifecycle_tick",
+        "schedule": VPS_LIFECYCLE_TICK_SECONDS,
+        "options": {"expires": VPS_LIFECYCLE_TICK_SECONDS},
+    },
     "dispatch-polls": {
         "task": "snapshots_ui.tasks.dispatch_polls",
         "schedule": VPS_POLL_SECONDS,

@@ -13,14 +13,16 @@ from snapshots_ui.models import AuditEvent, Operation
 
 @dataclass(frozen=True)
 class Actor:
-    """A person (with the address they came from) or, with no user, the dashboard itself."""
+    """A person (with the address they came from) or, with no user, the dashboard itself
+    (``label`` says which part of it: "system", "expiry", "schedule nightly")."""
 
     user: AbstractBaseUser | None
     ip: str | None
+    label: str = "system"
 
     @property
     def name(self) -> str:
-        return self.user.get_username() if self.user is not None else "system"
+        return self.user.get_username() if self.user is not None else self.label[:150]
 
 
 SYSTEM = Actor(user=None, ip=None)
@@ -43,9 +45,12 @@ def audit_record(
     operation: Operation | None = None,
     subject: str = "",
     detail: str = "",
+    server_id: int | None = None,
+    server_name: str = "",
 ) -> AuditEvent:
-    """Append one event; an operation's server and snapshot are copied onto it. ``subject``
-    names the account an account event is about. An operation's event is also logged once
+    """Append one event; an operation's server and snapshot are copied onto it (or the server
+    given). ``subject`` names what an event without an operation is about: an account, a
+    workflow, a schedule. An operation's event is also logged once
     the transaction commits: operations started and finished show in the console."""
     if operation is not None:
         transaction.on_commit(lambda: _log(actor, action, operation, detail))
@@ -55,8 +60,8 @@ def audit_record(
         actor_ip=actor.ip,
         action=action,
         operation=operation,
-        server_id=operation.server_id if operation else None,
-        server_name=operation.server_name if operation else "",
+        server_id=operation.server_id if operation else server_id,
+        server_name=operation.server_name if operation else server_name,
         snapshot_id=operation.snapshot_id if operation else None,
         snapshot_name=operation.snapshot_name if operation else "",
         subject_name=subject[:150],

@@ -48,6 +48,7 @@ from snapshots_ui.fleet_data import (
 )
 from snapshots_ui.fleet_reader import FleetReader, Reading, server_lists_read
 from snapshots_ui.provider import budget
+from snapshots_ui.records import records_seen
 
 __all__ = ["FleetData", "FleetUnavailable", "FleetView", "ProviderProblem"]
 
@@ -113,6 +114,8 @@ def fleet_store(data: FleetData) -> FleetData:
     stored."""
     with _write_lock():
         stored = _write(data)
+    if data.complete:
+        records_seen(snapshot_ids=[snapshot.id for snapshot in data.snapshots])
     cache.set(_FRESH_KEY, True, timeout=refresh_period(data.pages))
     cache.delete_many([_INVALID_KEY, _PROBLEM_KEY])
     return stored
@@ -339,6 +342,7 @@ def fleet_server_read(server_id: int) -> FleetView:
     lists; raises ProviderNotFound when the provider does not know the server, and other
     ProviderErrors."""
     server, snapshots = server_lists_read(server_id)
+    records_seen(snapshot_ids=[s.id for s in snapshots], server_ids=[server_id])
     with _write_lock():
         data: FleetData | None = cache.get(FLEET_KEY)
         if data is None:

@@ -4,9 +4,12 @@ from collections import Counter
 from collections.abc import Sequence
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from snapshots_ui.lifecycle import KEEP_CHOICES
 from snapshots_ui.models import OperationKind
 from snapshots_ui.services import SNAPSHOT_NAME_MAX_LENGTH, snapshot_name_error
 from snapshots_ui.statuses import OperationState
@@ -57,11 +60,68 @@ class SnapshotCreateForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "hx-preserve": "true"}),
     )
 
+    # Left out of a request (a script's POST), it is SNAPSHOT_DEFAULT_KEEP_DAYS.
+    keep_days = forms.TypedChoiceField(
+        label=_("Keep until"),
+        coerce=int,
+        choices=[],
+        required=False,
+        empty_value=None,
+        help_text=_("After that the snapshot is deleted by itself (you can change it later)."),
+    )
+    # At 5 of 5: the id of the oldest unprotected snapshot, named on the page, to delete first.
+    replace_snapshot = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["keep_days"].choices = keep_choices()
+        self.fields["keep_days"].initial = settings.SNAPSHOT_DEFAULT_KEEP_DAYS
+        self.fields["keep_days"].never_optional = True  # a default is always chosen
+
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"]
         if error := snapshot_name_error(name):
             raise forms.ValidationError(error)
         return name
+
+    def clean_keep_days(self) -> int:
+        days = self.cleaned_data.get("keep_days")
+        return settings.SNAPSHOT_DEFAULT_KEEP_DAYS if days is None else days
+
+
+def keep_choices() -> list[tuple[int, str]]:
+    """The "keep until" choices, with the configured default among them."""
+    labels = {0: _("Keep until deleted")}
+    days_offered = [*sorted({*KEEP_CHOICES, settings.SNAPSHOT_DEFAULT_KEEP_DAYS} - {0}), 0]
+    return [
+        (days, labels.get(days) or ngettext("%(n)d day", "%(n)d days", days) % {"n": days})
+        for days in days_offered
+    ]
+
+
+class BulkDeleteFilterForm(forms.Form):
+    """Finding snapshots across the fleet to delete; an empty filter finds nothing."""
+
+    older_than_days = forms.IntegerField(
+        label=_("Older than (days)"),
+        required=False,
+        min_value=0,
+        max_value=36500,
+        error_messages={"invalid": _("Give the age as a whole number of days, e.g. 30.")},
+    )
+    name_contains = forms.CharField(label=_("Name contains"), required=False, max_length=64)
+
+    def is_empty(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return data.get("older_than_days") is None and not data.get("name_contains")
+
+
+class KeepForm(forms.Form):
+    keep_days = forms.TypedChoiceField(label=_("Keep until"), coerce=int, choices=[])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["keep_days"].choices = keep_choices()
 
 
 class RestoreConfirmForm(forms.Form):
@@ -86,8 +146,9 @@ class RestoreConfirmForm(forms.Form):
         return value
 
 
-# The activity page's "Action" filter value that lists account events instead of operations.
+# The activity page's "Action" filter values that list events instead of operations.
 ACCOUNT_EVENTS = "account"
+LIFECYCLE_EVENTS = "lifecycle"
 
 
 NOT_A_SERVER = _("That is not a server the dashboard knows; choose one from the list.")
@@ -119,6 +180,7 @@ class ActivityFilterForm(forms.Form):
         self.fields["kind"].choices = [
             ("", _("Any action")),
             *OperationKind.choices,
+            (LIFECYCLE_EVENTS, _("Schedules, protection and expiry")),
             (ACCOUNT_EVENTS, _("Account events")),
         ]
         self.fields["state"].choices = [("", _("Any outcome")), *OperationState.choices]

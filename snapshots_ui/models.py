@@ -48,6 +48,13 @@ class Operation(models.Model):
     # The provider's answer to the create or restore request was lost (e.g. a timeout): the
     # next poll finds out whether it happened instead of sending the request again.
     needs_reconcile = models.BooleanField(default=False)
+    # A create's snapshot, once the provider names it: how long it is kept, why it exists,
+    # which schedule made it (see SnapshotRecord).
+    keep_until = models.DateTimeField(null=True, blank=True)
+    origin = models.CharField(max_length=16, blank=True)
+    schedule = models.ForeignKey(
+        "snapshots_ui.Schedule", null=True, blank=True, on_delete=models.SET_NULL
+    )
 
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -255,3 +262,49 @@ class SecurityPolicy(models.Model):
     def current(cls) -> SecurityPolicy:
         policy, _created = cls.objects.get_or_create(pk=1)
         return policy
+
+
+# Lifecycle and workflow models live in their own modules; Django finds them through here.
+from snapshots_ui.lifecycle_models import (  # noqa: E402
+    EXPIRY_ACTOR_NAME,
+    LIFECYCLE_EVENT_LABELS,
+    LIFECYCLE_EVENT_PREFIXES,
+    SCHEDULE_ACTOR_PREFIX,
+    RunState,
+    Schedule,
+    ScheduleRun,
+    SnapshotOrigin,
+    SnapshotRecord,
+)
+from snapshots_ui.workflow_models import (  # noqa: E402
+    StepAction,
+    StepState,
+    Workflow,
+    WorkflowKind,
+    WorkflowState,
+    WorkflowStep,
+)
+
+__all__ = [
+    "ACCOUNT_EVENT_PREFIX",
+    "EXPIRY_ACTOR_NAME",
+    "LIFECYCLE_EVENT_LABELS",
+    "LIFECYCLE_EVENT_PREFIXES",
+    "SCHEDULE_ACTOR_PREFIX",
+    "AccountSettings",
+    "AuditEvent",
+    "Operation",
+    "OperationKind",
+    "RunState",
+    "Schedule",
+    "ScheduleRun",
+    "SecurityPolicy",
+    "SnapshotOrigin",
+    "SnapshotRecord",
+    "StepAction",
+    "StepState",
+    "Workflow",
+    "WorkflowKind",
+    "WorkflowState",
+    "WorkflowStep",
+]

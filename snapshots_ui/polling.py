@@ -43,11 +43,13 @@ from snapshots_ui.fleet_cache import (
 )
 from snapshots_ui.models import Operation, OperationKind
 from snapshots_ui.provider import budget
+from snapshots_ui.records import record_from_operation, records_seen
 
 logger = logging.getLogger(__name__)
 
 POLL_SERVER_TASK = "snapshots_ui.tasks.poll_server"
 POLL_ACCOUNT_TASK = "snapshots_ui.tasks.poll_account"
+WORKFLOW_ADVANCE_TASK = "snapshots_ui.tasks.workflow_advance"
 _ACCOUNT_LOCK = "poll-lock:account"
 _PERIOD_KEY = "poll-period"
 
@@ -210,6 +212,9 @@ def _fleet_take_server_reading(
         fleet_invalidate()  # the server is gone: let the next read find out what else is
         return
 
+    if snapshots is not None:
+        records_seen(snapshot_ids=[s.id for s in snapshots], server_ids=[server_id])
+
     def change(fleet: FleetData) -> FleetData:
         if snapshots is not None:
             fleet = fleet.with_server_snapshots(server_id, snapshots)
@@ -288,6 +293,20 @@ def _record_poll(operations: list[Operation], *, changed: list[Operation], now: 
                     operation=operation,
                     detail=operation.error or operation.provider_message,
                 )
+                record_from_operation(operation)
+    _workflows_advance_soon([op.pk for op in changed])
+
+
+def _workflows_advance_soon(operation_ids: list[int]) -> None:
+    """Operations of chained workflows changed: let their workflows move on (by task name, so
+    that this module does not depend on the engine above it)."""
+    if not operation_ids:
+        return
+    workflow_ids = Operation.objects.filter(
+        pk__in=operation_ids, workflow_step__isnull=False
+    ).values_list("workflow_step__workflow_id", flat=True)
+    for workflow_id in set(workflow_ids):
+        transaction.on_commit(lambda wid=workflow_id: _send(WORKFLOW_ADVANCE_TASK, wid))
 
 
 def operations_record_check_failure(*, server_id: int | None, error: str) -> None:

@@ -3,6 +3,8 @@ for the user. Callers tell refusals apart by type, never by comparing sentences.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from snapshots_ui import provider
 
 
@@ -44,3 +46,27 @@ class ProviderRefused(ActionRefused):
     def __init__(self, message: str, *, error: provider.ProviderError) -> None:
         super().__init__(message)
         self.error = error
+
+
+class SnapshotProtected(ActionRefused):
+    """The snapshot is protected: nobody deletes it, by hand, expiry or rotation."""
+
+
+def provider_error_sentence(exc: provider.ProviderError) -> str:
+    """The provider's words plus what the user can do about it."""
+    if isinstance(exc, provider.ProviderUnauthorized):
+        return _(
+            "The provider rejected the dashboard's API token. Nothing was changed. Ask an "
+            "administrator to check the token (VPS_API_TOKEN)."
+        )
+    if isinstance(exc, provider.ProviderNotFound):
+        return _(
+            "The provider no longer knows this server or snapshot (it may have been deleted "
+            "meanwhile). The list has been refreshed. Provider said: %(words)s"
+        ) % {"words": exc.message}
+    if isinstance(exc, provider.ProviderUnavailable):
+        return _(
+            "The provider could not be reached (%(words)s). Nothing was changed; try again "
+            "in a minute."
+        ) % {"words": exc.message}
+    return _("The provider refused: %(words)s") % {"words": exc.message}

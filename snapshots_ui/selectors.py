@@ -21,10 +21,19 @@ from snapshots_ui.fleet_cache import (
     FleetView,
     fleet_current,
     fleet_recheck,
+    fleet_refresh,
     fleet_server_read,
     provider_problem_record,
 )
-from snapshots_ui.models import ACCOUNT_EVENT_PREFIX, AuditEvent, Operation, OperationKind
+from snapshots_ui.models import (
+    ACCOUNT_EVENT_PREFIX,
+    EXPIRY_ACTOR_NAME,
+    LIFECYCLE_EVENT_PREFIXES,
+    SCHEDULE_ACTOR_PREFIX,
+    AuditEvent,
+    Operation,
+    OperationKind,
+)
 from snapshots_ui.statuses import OperationState
 
 
@@ -43,6 +52,9 @@ class ServerSummary:
     server: provider.Server
     snapshots: list[provider.Snapshot] = field(default_factory=list)
     active_operations: list[Operation] = field(default_factory=list)
+    # Filled in by pages that show the lifecycle (see lifecycle_reads).
+    slot_views: list[object] = field(default_factory=list)
+    notices: list[object] = field(default_factory=list)
 
     @property
     def snapshot_count(self) -> int:
@@ -180,8 +192,10 @@ def snapshot_get(
 ) -> tuple[FleetView, ServerSummary, provider.Snapshot]:
     """A snapshot and its server, like ``server_get``."""
     fleet = fleet or fleet_current(refresh=refresh)
-    if fleet.data is None and not refresh:
-        fleet = fleet_current()  # nothing read yet: start reading
+    if fleet.loading and _snapshot_in(fleet, snapshot_id) is None:
+        # Lists not read yet (or only some servers'): a snapshot id does not say its server,
+        # so the lists are read now.
+        fleet = fleet_refresh()
     fleet, snapshot = _find_with_recheck(fleet, lambda view: _snapshot_in(view, snapshot_id))
     if snapshot is None:
         raise NotFound(
@@ -256,6 +270,30 @@ def account_events_filtered(*, q: str = "") -> QuerySet[AuditEvent]:
             Q(actor_name__icontains=q)
             | Q(subject_name__icontains=q)
             | Q(actor_ip__startswith=q)
+            | Q(detail__icontains=q)
+        )
+    return events
+
+
+def lifecycle_events_filtered(*, q: str = "", server: int | None = None) -> QuerySet[AuditEvent]:
+    """Events of snapshots' lives, newest first: schedules and their runs (with skips and
+    their reasons), chained workflows, protection, keep-until changes, and everything expiry
+    and the schedules did. ``q`` matches who, what, the server or the detail."""
+    kinds = Q()
+    for prefix in LIFECYCLE_EVENT_PREFIXES:
+        kinds |= Q(action__startswith=prefix)
+    by_nobody = Q(actor__isnull=True) & (
+        Q(actor_name=EXPIRY_ACTOR_NAME) | Q(actor_name__startswith=SCHEDULE_ACTOR_PREFIX)
+    )
+    events = AuditEvent.objects.filter(kinds | by_nobody)
+    if server:
+        events = events.filter(server_id=server)
+    if q:
+        events = events.filter(
+            Q(actor_name__icontains=q)
+            | Q(subject_name__icontains=q)
+            | Q(server_name__icontains=q)
+            | Q(snapshot_name__icontains=q)
             | Q(detail__icontains=q)
         )
     return events

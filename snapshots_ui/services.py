@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
@@ -22,7 +23,8 @@ from django.utils.translation import gettext as _
 from snapshots_ui import outcomes, polling, provider, selectors
 from snapshots_ui.audit import Actor, audit_record
 from snapshots_ui.fleet_cache import fleet_invalidate, fleet_patch
-from snapshots_ui.models import Operation, OperationKind
+from snapshots_ui.models import Operation, OperationKind, Schedule, SnapshotRecord
+from snapshots_ui.records import record_from_operation
 from snapshots_ui.refusals import (
     ActionRefused,
     AlreadyRunning,
@@ -32,6 +34,8 @@ from snapshots_ui.refusals import (
     ProviderRefused,
     ServerBusy,
     SnapshotLimitReached,
+    SnapshotProtected,
+    provider_error_sentence,
 )
 from snapshots_ui.selectors import ServerSummary
 from snapshots_ui.statuses import OperationState, snapshot_is_restorable
@@ -162,21 +166,23 @@ def _started(operation: Operation, *, actor: Actor, action: str, message: str) -
 # --- Create -------------------------------------------------------------------------------------
 
 
-def snapshot_create(*, actor: Actor, server_id: int, name: str, description: str = "") -> Operation:
-    """Start a snapshot of a server. Raises an ActionRefused with a sentence for the user."""
+def snapshot_create(
+    *,
+    actor: Actor,
+    server_id: int,
+    name: str,
+    description: str = "",
+    keep_until: datetime | None = None,
+    origin: str = "",
+    schedule: Schedule | None = None,
+) -> Operation:
+    """Start a snapshot of a server. Raises an ActionRefused with a sentence for the user.
+
+    ``keep_until``: when the expiry task deletes it (None: kept); ``origin`` and ``schedule``:
+    why it exists. They are recorded with the snapshot once the provider names it."""
     if error := snapshot_name_error(name):
         raise NameInvalid(error)
-    fleet, server = selectors.server_get(server_id=server_id, refresh=False)
-    # From data the provider could not confirm just now the count may be wrong: let the
-    # provider decide then.
-    if server.at_limit and not fleet.is_stale:
-        raise SnapshotLimitReached(
-            _(
-                "%(server)s already has %(limit)d snapshots, the provider's limit. Delete an old "
-                "one first."
-            )
-            % {"server": server.server.name, "limit": server.limit}
-        )
+    server = _server_with_a_free_slot(server_id)
     operation = _claim(
         actor=actor,
         action="snapshot.create.requested",
@@ -190,11 +196,35 @@ def snapshot_create(*, actor: Actor, server_id: int, name: str, description: str
         server_name=server.server.name,
         snapshot_name=name,
         description=description,
+        keep_until=keep_until,
+        origin=origin,
+        schedule=schedule,
         needs_reconcile=True,
     )
+    return _send_create(operation, actor=actor)
+
+
+def _server_with_a_free_slot(server_id: int) -> ServerSummary:
+    fleet, server = selectors.server_get(server_id=server_id, refresh=False)
+    # From data the provider could not confirm just now the count may be wrong: let the
+    # provider decide then.
+    if server.at_limit and not fleet.is_stale:
+        raise SnapshotLimitReached(
+            _(
+                "%(server)s already has %(limit)d snapshots, the provider's limit. Delete an old "
+                "one first."
+            )
+            % {"server": server.server.name, "limit": server.limit}
+        )
+    return server
+
+
+def _send_create(operation: Operation, *, actor: Actor) -> Operation:
+    """Ask the provider for the snapshot the operation stands for, once."""
+    server_id = operation.server_id
     try:
         result = provider.get_client().create_snapshot(
-            server_id=server_id, name=name, description=description
+            server_id=server_id, name=operation.snapshot_name, description=operation.description
         )
     except provider.ProviderUnavailable as exc:
         # It may have happened: the poll looks for the name instead of sending it again.
@@ -206,6 +236,7 @@ def snapshot_create(*, actor: Actor, server_id: int, name: str, description: str
     operation.snapshot_created_at = result.snapshot.created_at
     outcomes.snapshot_progress_apply(operation, result.snapshot)
     _started(operation, actor=actor, action="snapshot.create.started", message=result.message)
+    record_from_operation(operation)
     fleet_patch(server_id=server_id, change=lambda fleet: fleet.with_snapshot(result.snapshot))
     return operation
 
@@ -271,24 +302,30 @@ def snapshot_restore(*, actor: Actor, snapshot_id: int) -> Operation:
 # --- Delete -------------------------------------------------------------------------------------
 
 
+def _restoring_from(
+    active: list[Operation], server: ServerSummary, snapshot: provider.Snapshot
+) -> ActionRefused | None:
+    if any(op.kind == OperationKind.RESTORE and op.snapshot_id == snapshot.id for op in active):
+        return ServerBusy(
+            _("%(server)s is being restored from this snapshot; it cannot be deleted now.")
+            % {"server": server.server.name}
+        )
+    return None
+
+
 def snapshot_delete(*, actor: Actor, snapshot_id: int) -> SnapshotDeleted:
     """Delete a snapshot permanently. The provider answers at once; only when its answer is
     lost (a timeout) does a poll settle the outcome from the snapshot list."""
     _fleet, server, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id, refresh=False)
-    server_name = server.server.name
-
-    def restoring_from_it(active: list[Operation]) -> ActionRefused | None:
-        if any(op.kind == OperationKind.RESTORE and op.snapshot_id == snapshot.id for op in active):
-            return ServerBusy(
-                _("%(server)s is being restored from this snapshot; it cannot be deleted now.")
-                % {"server": server_name}
-            )
-        return None
-
+    if SnapshotRecord.objects.filter(snapshot_id=snapshot.id, protected=True).exists():
+        raise SnapshotProtected(
+            _("“%(name)s” is protected; an Admin must lift the protection before it is deleted.")
+            % {"name": snapshot.name}
+        )
     operation = _claim(
         actor=actor,
         action="snapshot.delete.requested",
-        conflict=restoring_from_it,
+        conflict=lambda active: _restoring_from(active, server, snapshot),
         kind=OperationKind.DELETE,
         needs_reconcile=True,
         **_snapshot_fields(server, snapshot),
@@ -309,6 +346,7 @@ def snapshot_delete(*, actor: Actor, snapshot_id: int) -> SnapshotDeleted:
 
     message = _("The snapshot was already deleted.") if already_gone else _("Snapshot deleted.")
     with transaction.atomic():
+        SnapshotRecord.objects.filter(snapshot_id=snapshot.id).delete()
         operation.finish(OperationState.SUCCEEDED)
         operation.provider_message = message
         operation.save()
@@ -351,26 +389,3 @@ def operation_recheck(*, actor: Actor, operation: Operation) -> None:
     Raises ProviderError when it cannot be asked."""
     audit_record(actor=actor, action="operation.recheck", operation=operation)
     polling.operations_poll_server(server_id=operation.server_id)
-
-
-# --- Sentences ----------------------------------------------------------------------------------
-
-
-def provider_error_sentence(exc: provider.ProviderError) -> str:
-    """The provider's words plus what the user can do about it."""
-    if isinstance(exc, provider.ProviderUnauthorized):
-        return _(
-            "The provider rejected the dashboard's API token. Nothing was changed. Ask an "
-            "administrator to check the token (VPS_API_TOKEN)."
-        )
-    if isinstance(exc, provider.ProviderNotFound):
-        return _(
-            "The provider no longer knows this server or snapshot (it may have been deleted "
-            "meanwhile). The list has been refreshed. Provider said: %(words)s"
-        ) % {"words": exc.message}
-    if isinstance(exc, provider.ProviderUnavailable):
-        return _(
-            "The provider could not be reached (%(words)s). Nothing was changed; try again "
-            "in a minute."
-        ) % {"words": exc.message}
-    return _("The provider refused: %(words)s") % {"words": exc.message}

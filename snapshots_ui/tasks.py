@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import datetime
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
-from snapshots_ui import health, polling, provider
+from snapshots_ui import health, lifecycle, polling, provider, schedules, workflows
 
 logger = logging.getLogger(__name__)
 
 POLL_SOFT_TIME_LIMIT = 25
 POLL_TIME_LIMIT = 30
+LIFECYCLE_TICK_LOCK = "lifecycle-tick-running"
 
 
 @shared_task(
@@ -80,3 +83,41 @@ def poll_server(self: Task, server_id: int) -> None:
 def poll_account(self: Task) -> None:
     """Follow every operation from the account-wide lists once."""
     _poll(self, server_id=None)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=25, time_limit=30)
+def workflow_advance(workflow_id: int) -> None:
+    """Move one chained workflow on (queued when one of its operations ends)."""
+    workflows.workflow_advance(workflow_id)
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=POLL_SOFT_TIME_LIMIT * 4,
+    time_limit=POLL_TIME_LIMIT * 4,
+)
+def lifecycle_tick() -> None:
+    """Every ``VPS_LIFECYCLE_TICK_SECONDS``: pick up running workflows, plan and start due
+    schedule runs, close finished ones, delete expired snapshots. Each part runs even when
+    another fails. A tick still running when the next is due makes that one a no-op."""
+    if not cache.add(LIFECYCLE_TICK_LOCK, 1, timeout=POLL_TIME_LIMIT * 4):
+        return
+    try:
+        _lifecycle_parts(now=timezone.now())
+    finally:
+        cache.delete(LIFECYCLE_TICK_LOCK)
+
+
+def _lifecycle_parts(*, now: datetime) -> None:
+    for part in (
+        workflows.workflows_resume,
+        lambda: schedules.schedules_tick(now=now),
+        lambda: schedules.schedule_runs_start(now=now),
+        lambda: schedules.schedule_runs_finish(now=now),
+        lambda: lifecycle.expiry_run(now=now),
+    ):
+        try:
+            part()
+        except Exception:
+            logger.exception("lifecycle tick: a part failed")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from snapshots_ui.views import actions, activity, fleet, provider
+from snapshots_ui.views import actions, activity, fleet, lifecycle, provider, schedules
 
 app_name = "snapshots_ui"
 
@@ -19,4 +19,25 @@ urlpatterns = [
     path("activity/", activity.activity, name="activity"),
     path("activity.csv", activity.activity_csv, name="activity_csv"),
     path("provider/", provider.provider_page, name="provider"),
+    path("snapshots/<int:snapshot_id>/keep/", lifecycle.snapshot_keep, name="snapshot_keep"),
+    path(
+        "snapshots/<int:snapshot_id>/protect/", lifecycle.snapshot_protect, name="snapshot_protect"
+    ),
+    path(
+        "snapshots/<int:snapshot_id>/unprotect/",
+        lifecycle.snapshot_unprotect,
+        name="snapshot_unprotect",
+    ),
+    path(
+        "snapshots/<int:snapshot_id>/gone/acknowledge/",
+        lifecycle.snapshot_gone_acknowledge,
+        name="snapshot_gone_acknowledge",
+    ),
+    path("snapshots/delete/", lifecycle.snapshots_delete_many, name="snapshots_delete_many"),
+    path("workflows/<int:workflow_id>/cancel/", lifecycle.workflow_cancel, name="workflow_cancel"),
+    path("schedules/", schedules.schedule_list, name="schedules"),
+    path("schedules/new/", schedules.schedule_edit, name="schedule_new"),
+    path("schedules/<int:schedule_id>/", schedules.schedule_edit, name="schedule_edit"),
+    path("schedules/<int:schedule_id>/pause/", schedules.schedule_pause, name="schedule_pause"),
+    path("schedules/<int:schedule_id>/delete/", schedules.schedule_delete, name="schedule_delete"),
 ]

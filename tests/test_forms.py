@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from snapshots_ui.forms import (
     ACCOUNT_EVENTS,
+    LIFECYCLE_EVENTS,
     ActivityFilterForm,
     RestoreConfirmForm,
     SnapshotCreateForm,
@@ -49,7 +50,9 @@ def test_create_form_accepts_a_valid_name_and_trims_it() -> None:
     form = SnapshotCreateForm({"name": "  pre-upgrade_2  ", "description": " why "})
 
     assert form.is_valid(), form.errors
-    assert form.cleaned_data == {"name": "pre-upgrade_2", "description": "why"}
+    assert form.cleaned_data == {
+        "name": "pre-upgrade_2", "description": "why", "keep_days": 0, "replace_snapshot": None
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -116,6 +119,7 @@ def test_activity_filters_offer_every_kind_and_state() -> None:
     assert [value for value, _ in form.fields["kind"].choices] == [
         "",
         *OperationKind.values,
+        LIFECYCLE_EVENTS,
         ACCOUNT_EVENTS,
     ]
     assert [value for value, _ in form.fields["state"].choices] == ["", *OperationState.values]

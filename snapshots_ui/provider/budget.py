@@ -216,6 +216,12 @@ def usage() -> Usage:
     return Usage(calls=int(calls), background_calls=int(background), limits=limits())
 
 
+def background_left() -> int:
+    """Background calls the budget still allows in the current minute."""
+    now = usage()
+    return max(0, now.limits.background_per_minute - now.background_calls)
+
+
 # --- How background work is spread over the budget ----------------------------------------------
 
 # At most this share of the background budget follows operations in progress; the lists are

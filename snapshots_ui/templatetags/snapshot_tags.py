@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from snapshots_ui import polling, statuses
 from snapshots_ui.accounts import EVENT_LABELS
+from snapshots_ui.models import LIFECYCLE_EVENT_LABELS
 from snapshots_ui.provider import budget
 from snapshots_ui.statuses import SERVER_STATUS_LABELS, SNAPSHOT_STATUS_LABELS, badge_tone
 
@@ -97,9 +98,9 @@ def stuck_poll_seconds() -> int:
 
 
 @register.filter
-def account_event_label(action: str) -> str:
+def event_label(action: str) -> str:
     """ "account.login" -> "Logged in"; an action without a label is shown as it is."""
-    return str(EVENT_LABELS.get(action, action))
+    return str(EVENT_LABELS.get(action) or LIFECYCLE_EVENT_LABELS.get(action, action))
 
 
 @register.simple_tag
@@ -112,3 +113,9 @@ def poll_period() -> float:
 def provider_pause() -> float:
     """Seconds left of a pause the provider asked for (a 429), 0 when there is none."""
     return budget.paused_for()
+
+
+@register.filter
+def get_item(mapping: dict[object, object] | None, key: object) -> object:
+    """``records|get_item:snapshot.id``: a dictionary's value, or nothing."""
+    return (mapping or {}).get(key)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from snapshots_ui import provider, refusals, roles, selectors, services
+from snapshots_ui import lifecycle, provider, refusals, roles, selectors, services
 from snapshots_ui.forms import RestoreConfirmForm, SnapshotCreateForm
 from snapshots_ui.models import Operation
 from snapshots_ui.statuses import OperationState, snapshot_is_restorable
@@ -28,15 +28,17 @@ def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
     form = SnapshotCreateForm(request.POST)
     if form.is_valid():
         try:
-            operation = services.snapshot_create(
-                actor=actor_of(request),
-                server_id=server_id,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-            )
+            operation = _create(request, server_id, form.cleaned_data)
         except refusals.ActionRefused as refused:
             form.add_error(None, refused.message)
         else:
+            if operation is None:  # a workflow: the oldest goes first
+                messages.success(
+                    request,
+                    _("The oldest snapshot is being replaced by “%(name)s”.")
+                    % {"name": form.cleaned_data["name"]},
+                )
+                return redirect("snapshots_ui:server", server_id=server_id)
             if operation.needs_reconcile:
                 messages.warning(
                     request,
@@ -61,6 +63,37 @@ def snapshot_create(request: HttpRequest, server_id: int) -> HttpResponse:
     fleet_view, summary = selectors.server_get(server_id=server_id, refresh=False)
     context = server_context(request, fleet_view, summary, form=form)
     return render(request, "snapshots_ui/server.html", context, status=400)
+
+
+def _create(request: HttpRequest, server_id: int, data: dict[str, object]) -> Operation | None:
+    """A plain create, or at 5 of 5 (when asked) a workflow replacing the oldest: the one the
+    person saw named, and only while it still is the oldest unprotected one."""
+    keep_until = lifecycle.keep_until_for(int(data["keep_days"]))  # type: ignore[call-overload]
+    if data.get("replace_snapshot"):
+        _fleet, summary = selectors.server_get(server_id=server_id, refresh=False)
+        oldest = lifecycle.oldest_replaceable(summary)
+        if oldest is None:
+            raise refusals.ActionRefused(
+                _("Every snapshot of this server is protected: none can be replaced.")
+            )
+        if oldest.snapshot.id != data["replace_snapshot"]:
+            raise refusals.ActionRefused(
+                _(
+                    "The oldest unprotected snapshot is now “%(name)s”, not the one shown when "
+                    "the page was opened. Check it, then confirm again."
+                )
+                % {"name": oldest.snapshot.name}
+            )
+        lifecycle.snapshot_create_replacing(
+            actor=actor_of(request), server_id=server_id, name=str(data["name"]),
+            description=str(data["description"]), keep_until=keep_until,
+            replace_snapshot_id=oldest.snapshot.id,
+        )  # fmt: skip
+        return None
+    return services.snapshot_create(
+        actor=actor_of(request), server_id=server_id, name=str(data["name"]),
+        description=str(data["description"]), keep_until=keep_until,
+    )  # fmt: skip
 
 
 @require_http_methods(["GET", "POST"])

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from snapshots_ui import roles, selectors
 from snapshots_ui.fleet_cache import fleet_current
-from snapshots_ui.forms import ACCOUNT_EVENTS, ActivityFilterForm
+from snapshots_ui.forms import ACCOUNT_EVENTS, LIFECYCLE_EVENTS, ActivityFilterForm
 from snapshots_ui.models import AuditEvent, Operation
 from snapshots_ui.views.common import render_page_or_partial
 
@@ -25,18 +25,24 @@ ACTIVITY_TABLE = "activity-table"
 def _filtered(
     request: HttpRequest,
 ) -> tuple[ActivityFilterForm, QuerySet[Operation] | QuerySet[AuditEvent]]:
-    """Operations, or account events when the "Action" filter asks for them. Every filter
-    that is valid applies, whatever the others say."""
+    """Operations, or account or lifecycle events when the "Action" filter asks for them.
+    Every filter that is valid applies, whatever the others say."""
     form = ActivityFilterForm(request.GET or None)
     form.is_valid()
     cleaned = getattr(form, "cleaned_data", {})  # an unbound form (no filters) has none
     if cleaned.get("kind") == ACCOUNT_EVENTS:
         return form, selectors.account_events_filtered(q=cleaned.get("q") or "")
+    if cleaned.get("kind") == LIFECYCLE_EVENTS:
+        return form, selectors.lifecycle_events_filtered(
+            q=cleaned.get("q") or "", server=cleaned.get("server")
+        )
     return form, selectors.operations_filtered(filters=cleaned)
 
 
-def _showing_account_events(form: ActivityFilterForm) -> bool:
-    return getattr(form, "cleaned_data", {}).get("kind") == ACCOUNT_EVENTS
+def _showing(form: ActivityFilterForm) -> str:
+    """What the list holds: "account" or "lifecycle" events, or "" for operations."""
+    kind = getattr(form, "cleaned_data", {}).get("kind")
+    return kind if kind in (ACCOUNT_EVENTS, LIFECYCLE_EVENTS) else ""
 
 
 @require_GET
@@ -51,7 +57,7 @@ def activity(request: HttpRequest) -> HttpResponse:
     query.pop("page", None)
     context = {
         "form": form,
-        "account_events": _showing_account_events(form),
+        "events": _showing(form),
         "page": page,
         "query": query.urlencode(),
         "export_url": reverse("snapshots_ui:activity_csv")
@@ -96,6 +102,7 @@ def _csv_row(op: Operation) -> list[object]:
 
 
 ACCOUNT_CSV_HEADER = ["time", "who", "ip", "event", "account", "detail"]
+LIFECYCLE_CSV_HEADER = ["time", "who", "event", "server_id", "server", "subject", "detail"]
 
 
 def _account_csv_row(event: AuditEvent) -> list[object]:
@@ -109,6 +116,25 @@ def _account_csv_row(event: AuditEvent) -> list[object]:
     ]
 
 
+def _lifecycle_csv_row(event: AuditEvent) -> list[object]:
+    return [
+        event.created_at.isoformat(),
+        csv_safe(event.actor_name),
+        event.action,
+        event.server_id or "",
+        csv_safe(event.server_name),
+        csv_safe(event.subject_name or event.snapshot_name),
+        csv_safe(event.detail),
+    ]
+
+
+CSV_FORMATS = {
+    "": (CSV_HEADER, _csv_row, "snapshot-activity.csv"),
+    ACCOUNT_EVENTS: (ACCOUNT_CSV_HEADER, _account_csv_row, "account-events.csv"),
+    LIFECYCLE_EVENTS: (LIFECYCLE_CSV_HEADER, _lifecycle_csv_row, "lifecycle-events.csv"),
+}
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -120,17 +146,13 @@ class _Echo:
 def activity_csv(request: HttpRequest) -> StreamingHttpResponse:
     form, records = _filtered(request)
     writer = csv.writer(_Echo())
-    account_events = _showing_account_events(form)
-    header, row_of = (
-        (ACCOUNT_CSV_HEADER, _account_csv_row) if account_events else (CSV_HEADER, _csv_row)
-    )
+    header, row_of, name = CSV_FORMATS[_showing(form)]
 
     def rows() -> Iterator[str]:
         yield writer.writerow(header)
         for record in records.iterator(chunk_size=500):
             yield writer.writerow(row_of(record))  # type: ignore[arg-type]
 
-    name = "account-events.csv" if account_events else "snapshot-activity.csv"
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -12,9 +12,9 @@ from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
-from snapshots_ui import roles, selectors
+from snapshots_ui import lifecycle, lifecycle_reads, roles, selectors
 from snapshots_ui.fleet_cache import FleetView, fleet_current, fleet_server_refresh_soon
-from snapshots_ui.forms import SnapshotCreateForm, suggested_snapshot_name
+from snapshots_ui.forms import KeepForm, SnapshotCreateForm, suggested_snapshot_name
 from snapshots_ui.views.common import allowed_actions, render_page_or_partial
 
 
@@ -30,7 +30,9 @@ def fleet(request: HttpRequest) -> HttpResponse:
 
     def rows() -> Page:
         summaries = selectors.fleet_summaries(fleet=fleet_view, name_filter=query)
-        return Paginator(summaries, settings.VPS_FLEET_PAGE_SIZE).get_page(page_number)
+        page = Paginator(summaries, settings.VPS_FLEET_PAGE_SIZE).get_page(page_number)
+        lifecycle_reads.annotate_rows(list(page.object_list))
+        return page
 
     context = {
         "fleet": fleet_view,
@@ -38,9 +40,11 @@ def fleet(request: HttpRequest) -> HttpResponse:
         "query_string": urlencode({"q": query}) if query else "",
         "server_total": len(fleet_view.data.servers) if fleet_view.data else 0,
         "page": SimpleLazyObject(rows),
-        "table_version": selectors.fleet_table_version(fleet_view),
+        "table_version": selectors.fleet_table_version(fleet_view)
+        + lifecycle_reads.lifecycle_version(),
         "page_number": page_number,
         "table_cache_seconds": settings.VPS_FLEET_TABLE_CACHE_SECONDS,
+        **allowed_actions(request),
     }
     return render_page_or_partial(
         request, "snapshots_ui/fleet.html", context, partial="fleet-table"
@@ -57,13 +61,23 @@ def server_context(
     server = summary.server
     if form is None:
         form = SnapshotCreateForm(initial={"name": suggested_snapshot_name(server.name)})
+    records = lifecycle_reads.records_for(summary)
     return {
         "fleet": fleet_view,
         "summary": summary,
         "server": server,
         "form": form,
+        "keep_form": KeepForm(),
         "active_operations": list(selectors.operations_active_for_server(server_id=server.id)),
         "history": selectors.operations_for_server(server_id=server.id, limit=20),
+        "records": records,
+        "slots": (slot_views := lifecycle_reads.slots(summary, records)),
+        "slot_legend": lifecycle_reads.slot_legend(slot_views),
+        "oldest_replaceable": lifecycle.oldest_replaceable(summary) if summary.at_limit else None,
+        "skipped": lifecycle_reads.skipped_runs(server_ids=[server.id]).get(server.id, []),
+        "skips_ahead": lifecycle_reads.skips_ahead(summary, records),
+        "protected_gone": lifecycle_reads.protected_gone(server.id),
+        "workflows": lifecycle_reads.running_workflows(server.id),
         **allowed_actions(request),
     }
 

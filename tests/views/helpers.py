@@ -40,6 +40,16 @@ def page_text(response: HttpResponse) -> str:
     return html.unescape(response.content.decode())
 
 
+INLINE_TAGS = r"/?(?:a|abbr|b|bdi|code|em|small|span|strong|time)\b"
+
+
+def visible_text(response: HttpResponse) -> str:
+    """What a reader sees: the body without its tags (inline ones run into their words, the
+    others part them), entities decoded, spaces collapsed."""
+    body = re.sub(rf"<{INLINE_TAGS}[^>]*>", "", response.content.decode())
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
 def provider_calls(endpoint: str | None = None) -> int:
     """Requests the simulator received: all of them, or those of one endpoint."""
     counts = controls.call_counts()

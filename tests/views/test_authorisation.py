@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from provider_sim.server import RunningSimulator
-from tests.factories import PASSWORD, OperationFactory
+from tests.factories import PASSWORD, OperationFactory, ScheduleFactory, WorkflowFactory
 from tests.views.helpers import (
     EMPTY,
     FRIENDLY_403,
@@ -75,6 +75,9 @@ class Route:
 
 HOME = to("/")
 TO_SERVER = to(f"/servers/{WEB}/")
+TO_WORKFLOW_SERVER = to(f"/servers/{EMPTY}/")
+TO_SCHEDULES = to("/schedules/")
+NOT_FOUND = Answer(404)
 FAVICON = Answer(301, "/static/img/favicon.svg")
 STAFF_ONLY: Row = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, OK)
 ANY_ROLE: Row = (LOGIN, OK, OK, OK)
@@ -126,6 +129,31 @@ ROUTES: list[Route] = [
     Route("snapshots_ui:activity", "/activity/", ANY_ROLE, everyone(NO_METHOD)),
     Route("snapshots_ui:activity_csv", "/activity.csv", ANY_ROLE, everyone(NO_METHOD)),
     Route("snapshots_ui:provider", "/provider/", (LOGIN, DENIED, DENIED, OK), everyone(NO_METHOD)),
+    # A snapshot's life: keeping and protecting is for Operators, lifting a protection,
+    # deleting many and acknowledging a vanished one for Admins.
+    Route("snapshots_ui:snapshot_keep", f"/snapshots/{NEWEST}/keep/", everyone(NO_METHOD),
+          (LOGIN, DENIED, TO_SERVER, TO_SERVER), data={"keep_days": "7"}),
+    Route("snapshots_ui:snapshot_protect", f"/snapshots/{NEWEST}/protect/", everyone(NO_METHOD),
+          (LOGIN, DENIED, TO_SERVER, TO_SERVER)),
+    Route("snapshots_ui:snapshot_unprotect", f"/snapshots/{NEWEST}/unprotect/",
+          everyone(NO_METHOD), (LOGIN, DENIED, DENIED, TO_SERVER)),
+    Route("snapshots_ui:snapshot_gone_acknowledge", f"/snapshots/{OLDER}/gone/acknowledge/",
+          everyone(NO_METHOD), (LOGIN, DENIED, DENIED, NOT_FOUND)),
+    Route("snapshots_ui:snapshots_delete_many", "/snapshots/delete/",
+          (LOGIN, DENIED, DENIED, OK), (LOGIN, DENIED, DENIED, INVALID),
+          data={"confirm": "delete everything"}),
+    Route("snapshots_ui:workflow_cancel", "/workflows/{workflow}/cancel/", everyone(NO_METHOD),
+          (LOGIN, DENIED, TO_WORKFLOW_SERVER, TO_WORKFLOW_SERVER)),
+    # Schedules: everyone reads them; Operators make and change them.
+    Route("snapshots_ui:schedules", "/schedules/", ANY_ROLE, everyone(NO_METHOD)),
+    Route("snapshots_ui:schedule_new", "/schedules/new/", (LOGIN, DENIED, OK, OK),
+          (LOGIN, DENIED, INVALID, INVALID), data={"name": "", "save": "1"}),
+    Route("snapshots_ui:schedule_edit", "/schedules/{schedule}/", (LOGIN, DENIED, OK, OK),
+          (LOGIN, DENIED, INVALID, INVALID), data={"name": "", "save": "1"}),
+    Route("snapshots_ui:schedule_pause", "/schedules/{schedule}/pause/", everyone(NO_METHOD),
+          (LOGIN, DENIED, TO_SCHEDULES, TO_SCHEDULES), data={"action": "pause"}),
+    Route("snapshots_ui:schedule_delete", "/schedules/{schedule}/delete/", everyone(NO_METHOD),
+          (LOGIN, DENIED, TO_SCHEDULES, TO_SCHEDULES)),
 ]
 # fmt: on
 
@@ -157,7 +185,7 @@ def test_every_served_url_has_an_entry_in_the_authorisation_matrix() -> None:
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.path)
 def test_matrix_paths_resolve_to_their_url(route: Route) -> None:
-    match = resolve(route.path.format(operation=1))
+    match = resolve(route.path.format(operation=1, workflow=1, schedule=1))
 
     if match.namespace == "admin":
         key = "admin"
@@ -197,6 +225,10 @@ def test_authorisation_matrix(
         path = path.format(
             operation=OperationFactory(server_id=EMPTY, server_name="staging-app").pk
         )
+    elif "{workflow}" in path:
+        path = path.format(workflow=WorkflowFactory(server_id=EMPTY).pk)
+    elif "{schedule}" in path:
+        path = path.format(schedule=ScheduleFactory().pk)
     if role != "anonymous":
         client.force_login(request.getfixturevalue(role))
 

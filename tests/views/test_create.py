@@ -12,7 +12,7 @@ from django.test import Client
 from provider_sim import controls
 from provider_sim.models import SimSnapshot
 from provider_sim.server import RunningSimulator
-from snapshots_ui.models import AuditEvent, Operation, OperationKind
+from snapshots_ui.models import AuditEvent, Operation, OperationKind, SnapshotRecord
 from snapshots_ui.statuses import OperationState
 from tests.views.helpers import (
     CREATE_CALL,
@@ -25,6 +25,7 @@ from tests.views.helpers import (
     page_text,
     provider_calls,
     sim_snapshot_count,
+    visible_text,
 )
 
 
@@ -165,20 +166,33 @@ def test_create_at_the_snapshot_limit_is_refused_without_asking_the_provider(
     text = page_text(response)
     assert "db-replica already has 5 snapshots, the provider's limit." in text
     assert "Delete an old one first." in text
-    assert "(only an Admin can delete them)" in text
+    assert "To take a new one, replace the oldest unprotected snapshot," in visible_text(response)
     assert provider_calls(CREATE_CALL) == 0
     assert not Operation.objects.exists()
     assert sim_snapshot_count(REPLICA) == 5
 
 
-def test_the_create_form_is_disabled_at_the_limit(
+def test_at_the_limit_the_create_form_asks_to_replace_the_oldest(
     seeded_simulator: RunningSimulator, admin_client: Client
 ) -> None:
     response = admin_client.get(f"/servers/{REPLICA}/")
 
     assert "This server has 5 snapshots, the most the provider allows." in page_text(response)
+    assert '<fieldset disabled aria-describedby="limit-reason">' not in response.content.decode()
+    assert 'name="replace_snapshot" value="785" required' in response.content.decode()
+
+
+def test_the_create_form_is_disabled_when_every_snapshot_is_protected(
+    seeded_simulator: RunningSimulator, admin_client: Client
+) -> None:
+    for snapshot in SimSnapshot.objects.filter(server_id=REPLICA):
+        SnapshotRecord.objects.create(snapshot_id=snapshot.pk, server_id=REPLICA,
+                                      name=snapshot.name, protected=True)  # fmt: skip
+
+    response = admin_client.get(f"/servers/{REPLICA}/")
+
+    assert "and every one is protected. An Admin must lift a protection" in page_text(response)
     assert '<fieldset disabled aria-describedby="limit-reason">' in response.content.decode()
-    assert "(only an Admin can delete them)" not in page_text(response)
 
 
 def test_provider_refusal_is_shown_in_its_own_words(
