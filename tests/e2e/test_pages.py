@@ -234,6 +234,7 @@ def test_every_page_has_a_clean_console_and_a_screenshot(
         page.get_by_role("heading", name="Restore web-server-01 from a snapshot")
     ).to_be_visible()
     shoot(page, "restore-confirm")
+    page.get_by_label("Restore without a safety snapshot").check()
     page.locator("#id_confirm_name").fill("web-server")
     page.get_by_role("button", name="Restore web-server-01").click()
     expect(page.locator(".field-error")).to_contain_text("not the server's name")
