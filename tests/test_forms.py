@@ -227,7 +227,7 @@ def restore_plan_for(server_name: str, *, snapshots: int = 1) -> RestorePlan:
             size_mb=1,
             created_at=None,
             description="",
-        )  # fmt: skip
+        )
         for n in range(snapshots)
     ]
     summary = ServerSummary(server=Server(id=1, name=server_name, status="running"), snapshots=made)

@@ -122,7 +122,7 @@ HOSTILE_REQUESTS = [
     ("POST", f"/servers/{'9' * 30}/snapshots/", {"name": "fine"}, 404),
     ("GET", f"/servers/{WEB}/snapshots/", {}, 405),
     ("DELETE", f"/servers/{WEB}/", {}, 405),
-    ("POST", "/snapshots/999999/restore/", {"confirm_name": "web-server-01", "safety": "skip"}, 404),
+    ("POST", "/snapshots/999999/restore/", {"confirm_name": "web-server-01"}, 404),
     ("POST", "/snapshots/801/restore/", {"confirm_name": "WEB-SERVER-01", "safety": "skip"}, 400),
     ("POST", "/snapshots/801/restore/", {"confirm_name": " web-server-01x", "safety": "skip"}, 400),
     ("POST", "/snapshots/801/restore/", {}, 400),
