@@ -139,7 +139,7 @@ def test_the_finished_chain_stops_its_polling_and_the_undo_is_offered(
     page = operator_client.get(f"/servers/{WEB}/")
     text = visible_text(page)
     safety = SimSnapshot.objects.get(server_id=WEB, name__startswith="safety-before-restore-")
-    assert f"The safety snapshot {safety.name} taken just before still holds the server" in text
+    assert f"the safety snapshot {safety.name} taken just before still holds the server" in text
     assert re.search(r"Undo the restore of \d", text)
     assert f'href="/snapshots/{safety.pk}/restore/"' in page.content.decode()
 
