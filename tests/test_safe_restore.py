@@ -263,3 +263,20 @@ def test_a_second_person_is_told_who_started_the_restore(
         )
     assert provider_calls(CREATE_CALL) == 1
     assert provider_calls(RESTORE_CALL) == 0
+
+
+def test_a_safety_snapshot_whose_request_never_arrived_stops_the_chain(
+    seeded_simulator, actor, queued_polls, settings
+) -> None:
+    settings.VPS_RECONCILE_GRACE_SECONDS = 0
+    controls.add_fault(method="POST", path_contains="/snapshots/", status=503, times=1)
+
+    workflow = safe_restore.restore_start(actor=actor, snapshot_id=NEWEST, choice=SafetyChoice.TAKE)
+    create = workflow.steps.get(action=StepAction.CREATE).operation
+    assert create.needs_reconcile  # unconfirmed: the dashboard looks for it, never sends it again
+    workflow = complete_and_advance(workflow)
+
+    assert workflow.state == WorkflowState.FAILED
+    assert provider_calls(CREATE_CALL) == 1
+    assert provider_calls(RESTORE_CALL) == 0
+    assert SimServer.objects.get(pk=WEB).status == "running"
