@@ -143,6 +143,10 @@ def test_the_finished_chain_stops_its_polling_and_the_undo_is_offered(
     assert re.search(r"Undo the restore of \d", text)
     assert f'href="/snapshots/{safety.pk}/restore/"' in page.content.decode()
 
+    activity = visible_text(operator_client.get("/activity/"))
+    assert f"Create snapshot step 1 of “Restore with a safety snapshot” #{workflow.pk}" in activity
+    assert f"Restore server step 2 of “Restore with a safety snapshot” #{workflow.pk}" in activity
+
     undo = visible_text(operator_client.get(f"/snapshots/{safety.pk}/restore/"))
     assert re.search(r"^.*Undo the restore of ", undo)
     assert "back as it was just before it was restored from “pre-migration-snapshot”" in undo
