@@ -19,6 +19,7 @@ from snapshots_ui import refusals, selectors, services, workflows
 from snapshots_ui.audit import Actor, audit_record
 from snapshots_ui.models import (
     EXPIRY_ACTOR_NAME,
+    Operation,
     SnapshotOrigin,
     SnapshotRecord,
     StepAction,
@@ -167,6 +168,27 @@ def snapshot_create_replacing(
             ),
         ],
     )
+
+
+# --- Restoring, with a safety snapshot where there is one --------------------------------------
+
+# True once restoring with a safety snapshot first (a SAFE_RESTORE workflow: snapshot the
+# server, then restore) can be started; ``server_restore`` is where it is wired in.
+SAFE_RESTORE_AVAILABLE = False
+
+
+def server_restore(*, actor: Actor, snapshot_id: int, safety_snapshot: bool) -> Operation:
+    """The one way a restore is asked for from outside the pages (the API): plain, or with a
+    safety snapshot of the server's current state first where the dashboard offers that.
+    Where it does not, asking for it is refused and nothing is done."""
+    if safety_snapshot and not SAFE_RESTORE_AVAILABLE:
+        raise refusals.SafetySnapshotUnavailable(
+            _(
+                "Restoring with a safety snapshot is not available on this dashboard yet. "
+                "Nothing was done: restore without it, or take a snapshot first."
+            )
+        )
+    return services.snapshot_restore(actor=actor, snapshot_id=snapshot_id)
 
 
 # --- Expiry -------------------------------------------------------------------------------------

@@ -70,3 +70,7 @@ def provider_error_sentence(exc: provider.ProviderError) -> str:
             "in a minute."
         ) % {"words": exc.message}
     return _("The provider refused: %(words)s") % {"words": exc.message}
+
+
+class SafetySnapshotUnavailable(ActionRefused):
+    """A restore with a safety snapshot first was asked for where the dashboard has none."""
