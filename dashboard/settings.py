@@ -350,7 +350,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["snapshots_ui.api.access.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["snapshots_ui.api.access.TokenRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["snapshots_ui.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "snapshots_ui.api.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
