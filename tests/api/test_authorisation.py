@@ -1,4 +1,4 @@
-"""Who may call what: every API endpoint × method × token scope × owner's role.
+"""Who may call what: every API endpoint, method, token scope and owner's role.
 
 A token's scopes are checked against its owner's role at each call, so the matrix also holds
 tokens whose scopes exceed the role (made before a demotion): they get a 403 like a token
