@@ -357,6 +357,8 @@ REST_FRAMEWORK = {
 }
 # Requests a minute (or /s, /hour) each API token may make.
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "120/min")
+# The longest an operation's ?wait=N long-poll holds (N itself is at most 60).
+API_LONG_POLL_CAP_SECONDS = int(os.environ.get("API_LONG_POLL_CAP_SECONDS", "60"))
 # The largest request body the API reads, in bytes.
 API_MAX_BODY_BYTES = 64 * 1024
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html

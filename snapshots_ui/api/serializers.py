@@ -7,9 +7,10 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from snapshots_ui.services import snapshot_name_error
+from snapshots_ui.services import SNAPSHOT_NAME_MAX_LENGTH, snapshot_name_error
 from snapshots_ui.statuses import OperationState
 
 
@@ -27,8 +28,16 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "minLength": 1,
+     "maxLength": SNAPSHOT_NAME_MAX_LENGTH}
+)  # fmt: skip
+class SnapshotNameField(StrictCharField):
+    """Checked by the provider's naming rule (``validate_name``), with the pages' sentences."""
+
+
 class SnapshotCreate(serializers.Serializer):
-    name = StrictCharField(max_length=255, trim_whitespace=True, allow_blank=True)
+    name = SnapshotNameField(max_length=255, trim_whitespace=True, allow_blank=True)
     description = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
     keep_until = serializers.DateTimeField(
         required=False,

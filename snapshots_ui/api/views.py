@@ -150,7 +150,8 @@ class OperationDetail(ApiView):
         query = s.WaitQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         operation = get_object_or_404(Operation, pk=operation_id)
-        deadline = time.monotonic() + query.validated_data["wait"]
+        wait = min(query.validated_data["wait"], settings.API_LONG_POLL_CAP_SECONDS)
+        deadline = time.monotonic() + wait
         while operation.is_active and time.monotonic() < deadline:
             _release_connection()
             time.sleep(min(WAIT_STEP_SECONDS, max(0.0, deadline - time.monotonic())))
