@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -19,6 +20,8 @@ from snapshots_ui.models import ApiToken, IdempotentRequest
 from snapshots_ui.refusals import ActionRefused
 
 KEY_MAX_LENGTH = 255
+# How long a key's first answer is kept (a CI job's retries come within minutes).
+KEEP_FOR = timedelta(hours=24)
 # How long a repeat waits for the first request's answer before saying it is still running.
 WAIT_SECONDS = 15.0
 STEP_SECONDS = 0.1
@@ -76,3 +79,9 @@ def idempotency_complete(row: IdempotentRequest, *, status: int, body: object) -
         IdempotentRequest.objects.filter(pk=row.pk).delete()
         return
     IdempotentRequest.objects.filter(pk=row.pk).update(status=status, body=body)
+
+
+def idempotency_forget(*, now: datetime) -> int:
+    """Drop the answers kept longer than ``KEEP_FOR`` (the lifecycle tick); returns how many."""
+    deleted, _by_model = IdempotentRequest.objects.filter(created_at__lt=now - KEEP_FOR).delete()
+    return deleted

@@ -177,10 +177,13 @@ def snapshot_create_replacing(
 SAFE_RESTORE_AVAILABLE = False
 
 
-def server_restore(*, actor: Actor, snapshot_id: int, safety_snapshot: bool) -> Operation:
-    """The one way a restore is asked for from outside the pages (the API): plain, or with a
-    safety snapshot of the server's current state first where the dashboard offers that.
-    Where it does not, asking for it is refused and nothing is done."""
+def server_restore(
+    *, actor: Actor, snapshot_id: int, safety_snapshot: bool
+) -> Operation | Workflow:
+    """The one way a restore is asked for from outside the pages (the API): plain (the
+    restore's operation), or with a safety snapshot of the server's current state first where
+    the dashboard offers that (the workflow doing both). Where it does not, asking for it is
+    refused and nothing is done."""
     if safety_snapshot and not SAFE_RESTORE_AVAILABLE:
         raise refusals.SafetySnapshotUnavailable(
             _(

@@ -115,11 +115,13 @@ class SnapshotRestore(ApiView):
             raise exceptions.ValidationError({"confirm_name": [
                 _("That is not the server's name. Type “%(name)s” exactly to confirm.")
                 % {"name": summary.server.name}]})  # fmt: skip
-        operation = lifecycle.server_restore(
+        started = lifecycle.server_restore(
             actor=actor_of(request), snapshot_id=snapshot.id,
             safety_snapshot=bool(data["safety_snapshot"]),
         )  # fmt: skip
-        return _accepted(operation)
+        if isinstance(started, Workflow):  # a safety snapshot first, then the restore
+            return _accepted(None, started)
+        return _accepted(started)
 
 
 class SnapshotDetail(ApiView):

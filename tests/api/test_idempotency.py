@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
+from snapshots_ui.api_tokens import api_token_create
+from snapshots_ui.audit import SYSTEM
+from snapshots_ui.idempotency import idempotency_forget
+from snapshots_ui.models import IdempotentRequest
 from tests.api.conftest import bearer
 from tests.views.helpers import CREATE_CALL, EMPTY, provider_calls
 
-pytestmark = pytest.mark.usefixtures("seeded_simulator")
 CREATE = f"/api/v1/servers/{EMPTY}/snapshots/"
 
 
+@pytest.mark.usefixtures("seeded_simulator")
 def test_ten_concurrent_posts_with_one_key_make_one_provider_create(token_for, operator) -> None:
     headers = {**bearer(token_for(operator, "create")), "Idempotency-Key": "deploy-1234"}
     start = threading.Barrier(10)
@@ -43,6 +49,7 @@ def test_ten_concurrent_posts_with_one_key_make_one_provider_create(token_for, o
     assert sum(replayed == "true" for _s, _b, replayed in answers) == 9
 
 
+@pytest.mark.usefixtures("seeded_simulator")
 def test_a_retry_gets_the_first_answer_and_a_different_body_is_refused(
     api, token_for, operator
 ) -> None:
@@ -61,6 +68,7 @@ def test_a_retry_gets_the_first_answer_and_a_different_body_is_refused(
     assert provider_calls(CREATE_CALL) == 1
 
 
+@pytest.mark.usefixtures("seeded_simulator")
 def test_a_refusal_is_kept_too(api, token_for, operator) -> None:
     token = token_for(operator, "create")
     key = {"Idempotency-Key": "refused-once"}
@@ -72,3 +80,15 @@ def test_a_refusal_is_kept_too(api, token_for, operator) -> None:
     assert first.status_code == again.status_code == 409
     assert again["Content-Type"] == "application/problem+json"
     assert again.json() == first.json()
+
+
+def test_answers_are_forgotten_after_a_day(db: None, operator) -> None:
+    token, _raw = api_token_create(actor=SYSTEM, user=operator, name="ci", scopes=["create"],
+                                   lifetime=None)  # fmt: skip
+    now = timezone.now()
+    IdempotentRequest.objects.create(token=token, key="old", request_hash="x", status=202,
+                                     created_at=now - timedelta(hours=25))  # fmt: skip
+    IdempotentRequest.objects.create(token=token, key="new", request_hash="x", status=202)
+
+    assert idempotency_forget(now=now) == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
