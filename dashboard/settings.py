@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "snapshots_ui",
     "provider_sim",
 ]
@@ -341,6 +344,43 @@ VPS_TOKEN_REJECTED_PAUSE_SECONDS = int(os.environ.get("VPS_TOKEN_REJECTED_PAUSE_
 VPS_FLEET_TABLE_CACHE_SECONDS = 30
 VPS_FLEET_PAGE_SIZE = 100
 ACTIVITY_PAGE_SIZE = 50
+
+# The API for automation (/api/v1/): bearer tokens only (no session, so no CSRF), JSON only,
+# errors as problem details, a rate limit per token. https://www.django-rest-framework.org/
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["snapshots_ui.api.access.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["snapshots_ui.api.access.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["snapshots_ui.api.access.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["snapshots_ui.api.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "snapshots_ui.api.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+# Requests a minute (or /s, /hour) each API token may make.
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "120/min")
+# The longest an operation's ?wait=N long-poll holds (N itself is at most 60).
+API_LONG_POLL_CAP_SECONDS = int(os.environ.get("API_LONG_POLL_CAP_SECONDS", "60"))
+# The largest request body the API reads, in bytes.
+API_MAX_BODY_BYTES = 64 * 1024
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Snapshot dashboard API",
+    "DESCRIPTION": (
+        "Snapshots for automation, with the dashboard's roles, rules and audit trail. "
+        "Authenticate with `Authorization: Bearer <token>` (make one on your account page). "
+        "Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PATH_CONVERTER_OVERRIDES": {
+        "api_id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999},
+    },
+}
 # /health/provider/ asks the provider at most this often.
 PROVIDER_HEALTH_CACHE_SECONDS = 10
 # /health/ reports the worker stale when its last heartbeat is older than this.

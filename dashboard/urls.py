@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from snapshots_ui.views import account, health, provider
+from snapshots_ui.views import account, health, provider, tokens
 
 handler403 = "snapshots_ui.views.common.permission_denied"
 
@@ -34,5 +34,8 @@ urlpatterns = [
     path("metrics", provider.metrics_endpoint, name="metrics"),
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("admin/", admin.site.urls),
+    path("api/", include("snapshots_ui.api.urls")),
+    path("account/tokens/", tokens.token_list, name="api_tokens"),
+    path("account/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="api_token_revoke"),
     path("", include("snapshots_ui.urls")),
 ]

@@ -43,6 +43,8 @@ EVENT_LABELS = {
     "account.user.deactivated": gettext_lazy("User deactivated"),
     "account.user.reactivated": gettext_lazy("User reactivated"),
     "account.role.changed": gettext_lazy("Role changed"),
+    "account.api_token.created": gettext_lazy("API token created"),
+    "account.api_token.revoked": gettext_lazy("API token revoked"),
 }
 
 # Where a session's start and last activity are kept (epoch seconds); see middleware.

@@ -14,15 +14,20 @@ from snapshots_ui.models import AuditEvent, Operation
 @dataclass(frozen=True)
 class Actor:
     """A person (with the address they came from) or, with no user, the dashboard itself
-    (``label`` says which part of it: "system", "expiry", "schedule nightly")."""
+    (``label`` says which part of it: "system", "expiry", "schedule nightly"). ``token``
+    names the API token a person acted through: "omar (token deploy-ci)"."""
 
     user: AbstractBaseUser | None
     ip: str | None
     label: str = "system"
+    token: str = ""
 
     @property
     def name(self) -> str:
-        return self.user.get_username() if self.user is not None else self.label[:150]
+        if self.user is None:
+            return self.label[:150]
+        via = f" (token {self.token})" if self.token else ""
+        return f"{self.user.get_username()}{via}"[:150]
 
 
 SYSTEM = Actor(user=None, ip=None)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from snapshots_ui.lifecycle import KEEP_CHOICES
-from snapshots_ui.models import OperationKind
+from snapshots_ui.models import ApiScope, OperationKind
 from snapshots_ui.safe_restore import RestorePlan
 from snapshots_ui.services import SNAPSHOT_NAME_MAX_LENGTH, snapshot_name_error
 from snapshots_ui.statuses import OperationState
@@ -235,3 +235,37 @@ class TwoFactorCodeForm(forms.Form):
         if not code.isdigit():
             raise forms.ValidationError(_("The code is made of digits only."))
         return code
+
+
+# How long a token made on the account page lasts: days (0: until revoked).
+TOKEN_LIFETIME_CHOICES = [
+    (30, _("30 days")),
+    (90, _("90 days")),
+    (365, _("1 year")),
+    (0, _("No expiry")),
+]
+
+
+class ApiTokenForm(forms.Form):
+    """A new API token: its name, its scopes (only those the person's role allows are
+    offered) and how long it lasts."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=64,
+        help_text=_("Where it is used, e.g. “deploy-ci”."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"), widget=forms.CheckboxSelectMultiple, choices=[]
+    )
+    lifetime = forms.TypedChoiceField(
+        label=_("Expires after"), coerce=int, choices=TOKEN_LIFETIME_CHOICES, initial=90
+    )
+
+    def __init__(self, *args: object, allowed: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["scopes"].choices = [
+            (scope.value, scope.label) for scope in ApiScope if scope.value in allowed
+        ]
+        self.fields["scopes"].initial = [s for s in ("read", "create") if s in allowed]

@@ -264,7 +264,8 @@ class SecurityPolicy(models.Model):
         return policy
 
 
-# Lifecycle and workflow models live in their own modules; Django finds them through here.
+# Lifecycle, workflow and API models live in their own modules; Django finds them through here.
+from snapshots_ui.api_models import ApiScope, ApiToken, IdempotentRequest  # noqa: E402
 from snapshots_ui.lifecycle_models import (  # noqa: E402
     EXPIRY_ACTOR_NAME,
     LIFECYCLE_EVENT_LABELS,
@@ -292,7 +293,10 @@ __all__ = [
     "LIFECYCLE_EVENT_PREFIXES",
     "SCHEDULE_ACTOR_PREFIX",
     "AccountSettings",
+    "ApiScope",
+    "ApiToken",
     "AuditEvent",
+    "IdempotentRequest",
     "Operation",
     "OperationKind",
     "RunState",

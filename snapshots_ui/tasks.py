@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from snapshots_ui import health, lifecycle, polling, provider, schedules, workflows
+from snapshots_ui import health, idempotency, lifecycle, polling, provider, schedules, workflows
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ def _lifecycle_parts(*, now: datetime) -> None:
         lambda: schedules.schedule_runs_start(now=now),
         lambda: schedules.schedule_runs_finish(now=now),
         lambda: lifecycle.expiry_run(now=now),
+        lambda: idempotency.idempotency_forget(now=now),
     ):
         try:
             part()

@@ -12,7 +12,15 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from provider_sim.server import RunningSimulator
-from tests.factories import PASSWORD, OperationFactory, ScheduleFactory, WorkflowFactory
+from snapshots_ui.api_tokens import api_token_create
+from snapshots_ui.audit import SYSTEM
+from tests.factories import (
+    PASSWORD,
+    OperationFactory,
+    ScheduleFactory,
+    UserFactory,
+    WorkflowFactory,
+)
 from tests.views.helpers import (
     EMPTY,
     FRIENDLY_403,
@@ -97,6 +105,12 @@ ROUTES: list[Route] = [
     # Changing one's password: any logged-in user (a wrong old password shows the form again).
     Route("password_change", "/account/password/", ANY_ROLE, ANY_ROLE,
           data={"old_password": "not-it", "new_password1": "x", "new_password2": "x"}),
+    # API tokens: any logged-in user has the page (an empty name is a 400); revoking a token
+    # that is not one's own is a 404, except for Admins.
+    Route("api_tokens", "/account/tokens/", ANY_ROLE, (LOGIN, INVALID, INVALID, INVALID),
+          data={"name": ""}),
+    Route("api_token_revoke", "/account/tokens/{token}/revoke/", everyone(NO_METHOD),
+          (LOGIN, NOT_FOUND, NOT_FOUND, to("/account/tokens/"))),
     Route("password_reset", "/password-reset/", everyone(OK), everyone(OK)),
     Route("password_reset_done", "/password-reset/done/", everyone(OK), everyone(NO_METHOD)),
     Route("password_reset_confirm", "/reset/MQ/not-a-token/", everyone(OK), everyone(OK)),
@@ -170,6 +184,8 @@ def _served_url_keys(
             if pattern.namespace == "admin":
                 keys.add("admin")
                 continue
+            if pattern.namespace == "api":  # its own matrix: tests/api/test_authorisation.py
+                continue
             inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
             keys |= _served_url_keys(pattern.url_patterns, inner, prefix + str(pattern.pattern))
         elif pattern.name:
@@ -187,7 +203,7 @@ def test_every_served_url_has_an_entry_in_the_authorisation_matrix() -> None:
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.path)
 def test_matrix_paths_resolve_to_their_url(route: Route) -> None:
-    match = resolve(route.path.format(operation=1, workflow=1, schedule=1))
+    match = resolve(route.path.format(operation=1, workflow=1, schedule=1, token=1))
 
     if match.namespace == "admin":
         key = "admin"
@@ -231,6 +247,13 @@ def test_authorisation_matrix(
         path = path.format(workflow=WorkflowFactory(server_id=EMPTY).pk)
     elif "{schedule}" in path:
         path = path.format(schedule=ScheduleFactory().pk)
+    elif "{token}" in path:  # someone else's
+        request.getfixturevalue("roles")
+        owner = UserFactory(username="tess", role="Operator")
+        token, _raw = api_token_create(
+            actor=SYSTEM, user=owner, name="ci", scopes=["read"], lifetime=None
+        )
+        path = path.format(token=token.pk)
     if role != "anonymous":
         client.force_login(request.getfixturevalue(role))
 
