@@ -64,7 +64,7 @@ def duration(seconds: float | None) -> str:
     parts = []
     if hours:
         parts.append(ngettext("%(n)d h", "%(n)d h", hours) % {"n": hours})
-    if minutes or (hours and not secs):
+    if minutes:
         parts.append(ngettext("%(n)d min", "%(n)d min", minutes) % {"n": minutes})
     if (secs and not hours) or not parts:
         parts.append(ngettext("%(n)d s", "%(n)d s", secs) % {"n": secs})
