@@ -6,9 +6,9 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
-from snapshots_ui import polling, statuses
+from snapshots_ui import polling, roles, statuses
 from snapshots_ui.accounts import EVENT_LABELS
 from snapshots_ui.models import LIFECYCLE_EVENT_LABELS
 from snapshots_ui.provider import budget
@@ -121,3 +121,16 @@ def provider_pause() -> float:
 def get_item(mapping: dict[object, object] | None, key: object) -> object:
     """``records|get_item:snapshot.id``: a dictionary's value, or nothing."""
     return (mapping or {}).get(key)
+
+
+ROLE_LABELS = {
+    roles.VIEWER: gettext_lazy("Viewer"),
+    roles.OPERATOR: gettext_lazy("Operator"),
+    roles.ADMIN: gettext_lazy("Admin"),
+}
+
+
+@register.filter
+def role_label(group_name: str) -> str:
+    """A role's name in the page's language; any other group's name as it is."""
+    return str(ROLE_LABELS.get(group_name, group_name))
