@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean requirements
+.PHONY: run test lint format bench clean requirements messages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.12")'
@@ -40,6 +40,12 @@ bench: $(STAMP)
 requirements: $(STAMP)
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
 	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
+
+# After adding or changing a translatable string: bring the Arabic catalogue up to date, then
+# translate what is new and compile it (GNU gettext needed; the .mo is committed).
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages -l ar --no-location --ignore=.venv --ignore=tests --ignore=bench
+	$(BIN)/python manage.py compilemessages -l ar --ignore=.venv
 
 clean:
 	rm -rf $(VENV) .run staticfiles test-db.sqlite3

@@ -29,6 +29,7 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("language/", account.language_set, name="language_set"),
     path("health/", health.health, name="health"),
     path("health/provider/", health.health_provider, name="health_provider"),
     path("metrics", provider.metrics_endpoint, name="metrics"),

@@ -9,6 +9,7 @@ from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from snapshots_ui import accounts, roles
 from snapshots_ui.models import AuditEvent, Operation, SecurityPolicy
@@ -164,7 +165,11 @@ class DashboardUserAdmin(UserAdmin):
             accounts.two_factor_reset(actor=actor, user=user)
         self.message_user(
             request,
-            _("Two-factor login reset for %(count)d user(s); they are told at their next log-in.")
+            ngettext(
+                "Two-factor login reset for %(count)d user; they are told at their next log-in.",
+                "Two-factor login reset for %(count)d users; they are told at their next log-in.",
+                len(reset),
+            )
             % {"count": len(reset)},
         )
 

@@ -225,6 +225,10 @@ class AccountSettings(models.Model):
     # Set when an Admin removed the person's authenticator; shown once at their next log-in.
     two_factor_reset_at = models.DateTimeField(null=True, blank=True)
     two_factor_reset_by = models.CharField(max_length=150, blank=True)
+    # The language the person chose in the top bar; empty: the browser's (Accept-Language).
+    language = models.CharField(
+        max_length=10, blank=True, choices=settings.LANGUAGES, verbose_name=_("Language")
+    )
 
     class Meta:
         verbose_name = _("account settings")

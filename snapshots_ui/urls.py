@@ -1,6 +1,6 @@
 from django.urls import path
 
-from snapshots_ui.views import actions, activity, fleet, lifecycle, provider, schedules
+from snapshots_ui.views import actions, activity, fleet, help, lifecycle, provider, schedules
 
 app_name = "snapshots_ui"
 
@@ -16,6 +16,7 @@ urlpatterns = [
         actions.operation_resolve,
         name="operation_resolve",
     ),
+    path("help/snapshots/", help.snapshot_help, name="snapshot_help"),
     path("activity/", activity.activity, name="activity"),
     path("activity.csv", activity.activity_csv, name="activity_csv"),
     path("provider/", provider.provider_page, name="provider"),

@@ -6,8 +6,9 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
-from snapshots_ui import polling, statuses
+from snapshots_ui import polling, roles, statuses
 from snapshots_ui.accounts import EVENT_LABELS
 from snapshots_ui.models import LIFECYCLE_EVENT_LABELS
 from snapshots_ui.provider import budget
@@ -55,18 +56,19 @@ def status_badge(status: str | None, kind: str = "snapshot") -> str:
 
 @register.filter
 def duration(seconds: float | None) -> str:
+    """90 -> "1 min 30 s"; each unit through ngettext, for languages with plural forms."""
     if seconds is None:
         return "—"
-    seconds = int(seconds)
-    minutes, secs = divmod(seconds, 60)
+    minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
+    parts = []
     if hours:
-        return _("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
-    if minutes and not secs:
-        return _("%(m)d min") % {"m": minutes}
+        parts.append(ngettext("%(n)d h", "%(n)d h", hours) % {"n": hours})
     if minutes:
-        return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
-    return _("%(s)d s") % {"s": secs}
+        parts.append(ngettext("%(n)d min", "%(n)d min", minutes) % {"n": minutes})
+    if (secs and not hours) or not parts:
+        parts.append(ngettext("%(n)d s", "%(n)d s", secs) % {"n": secs})
+    return " ".join(parts)
 
 
 @register.filter
@@ -119,3 +121,16 @@ def provider_pause() -> float:
 def get_item(mapping: dict[object, object] | None, key: object) -> object:
     """``records|get_item:snapshot.id``: a dictionary's value, or nothing."""
     return (mapping or {}).get(key)
+
+
+ROLE_LABELS = {
+    roles.VIEWER: gettext_lazy("Viewer"),
+    roles.OPERATOR: gettext_lazy("Operator"),
+    roles.ADMIN: gettext_lazy("Admin"),
+}
+
+
+@register.filter
+def role_label(group_name: str) -> str:
+    """A role's name in the page's language; any other group's name as it is."""
+    return str(ROLE_LABELS.get(group_name, group_name))

@@ -17,12 +17,12 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from snapshots_ui import accounts, two_factor
+from snapshots_ui import accounts, languages, two_factor
 from snapshots_ui.forms import TwoFactorCodeForm
 
 PENDING_TOTP_KEY_SESSION_KEY = "two_factor_pending_key"
@@ -168,3 +168,28 @@ def _two_factor_enabled(request: HttpRequest, *, required: bool) -> HttpResponse
     context = {"enabled": True, "required": required, "form": form}
     status = 400 if request.method == "POST" else 200
     return render(request, "snapshots_ui/two_factor_setup.html", context, status=status)
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The top bar's language switch: kept on the account of a logged-in person, in a cookie
+    for everyone (the log-in page included); an empty choice goes back to the browser's."""
+    language = request.POST.get("language", "")
+    if language and not languages.language_is_known(language):
+        language = ""
+    if request.user.is_authenticated:
+        languages.account_language_set(user=request.user, language=language)
+        request.session[languages.SESSION_LANGUAGE_KEY] = language
+    response = redirect(_safe_next(request))
+    if language:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=365 * 24 * 3600,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response

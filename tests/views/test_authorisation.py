@@ -112,6 +112,9 @@ ROUTES: list[Route] = [
     Route("api_token_revoke", "/account/tokens/{token}/revoke/", everyone(NO_METHOD),
           (LOGIN, NOT_FOUND, NOT_FOUND, to("/account/tokens/"))),
     Route("password_reset", "/password-reset/", everyone(OK), everyone(OK)),
+    # The language switch in the top bar: for everyone, the log-in page included.
+    Route("language_set", "/language/", everyone(NO_METHOD), everyone(HOME),
+          data={"language": "ar"}),
     Route("password_reset_done", "/password-reset/done/", everyone(OK), everyone(NO_METHOD)),
     Route("password_reset_confirm", "/reset/MQ/not-a-token/", everyone(OK), everyone(OK)),
     Route("password_reset_complete", "/reset/done/", everyone(OK), everyone(NO_METHOD)),
@@ -141,6 +144,7 @@ ROUTES: list[Route] = [
           everyone(NO_METHOD), (LOGIN, DENIED, DENIED, to(f"/servers/{EMPTY}/")),
           data={"action": "failed", "note": "Checked at the provider's console."}),
     Route("snapshots_ui:activity", "/activity/", ANY_ROLE, everyone(NO_METHOD)),
+    Route("snapshots_ui:snapshot_help", "/help/snapshots/", ANY_ROLE, everyone(NO_METHOD)),
     Route("snapshots_ui:activity_csv", "/activity.csv", ANY_ROLE, everyone(NO_METHOD)),
     Route("snapshots_ui:provider", "/provider/", (LOGIN, DENIED, DENIED, OK), everyone(NO_METHOD)),
     # A snapshot's life: keeping and protecting is for Operators, lifting a protection,
