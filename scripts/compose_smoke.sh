@@ -22,7 +22,10 @@ export STANDIN_CACHE="$CACHE"
 
 say() { printf -- '--- %s\n' "$*"; }
 elapsed() { printf '%dm%02ds' $(((SECONDS - START) / 60)) $(((SECONDS - START) % 60)); }
-[ "$(id -u)" = 0 ] || { echo "compose smoke test: run as root (dockerd, apt-get, debootstrap)" >&2; exit 1; }
+if [ "$(id -u)" != 0 ]; then
+  echo "compose smoke test: run it as root (dockerd, apt-get, debootstrap)" >&2
+  exit 1
+fi
 
 # --- 1. Docker engine and compose -------------------------------------------------------------
 apt_updated=
@@ -43,27 +46,45 @@ fi
 if docker compose version >/dev/null 2>&1; then
   COMPOSE="docker compose"
 else
-  command -v docker-compose >/dev/null || { say "installing Debian's docker-compose"; apt_install docker-compose; }
+  if ! command -v docker-compose >/dev/null; then
+    say "installing Debian's docker-compose"
+    apt_install docker-compose
+  fi
   COMPOSE="docker-compose"
 fi
-say "engine $(docker version --format '{{.Server.Version}}'), $($COMPOSE version --short 2>/dev/null || $COMPOSE version | head -1)"
+compose_version="$($COMPOSE version --short 2>/dev/null || $COMPOSE version | head -1)"
+say "engine $(docker version --format '{{.Server.Version}}'), compose $compose_version"
 
 # --- 2. Base images: public, or local stand-ins ------------------------------------------------
-registry=unknown
-base_image() { # $1: public name, $2: stand-in kind
-  if docker image inspect "$1" >/dev/null 2>&1; then echo "$1"; return; fi
-  if [ "$registry" = unknown ]; then
-    if timeout 30 docker pull -q "$1" >/dev/null 2>&1; then registry=yes; else registry=no; fi
-    [ "$registry" = yes ] && { echo "$1"; return; }
-  elif [ "$registry" = yes ] && docker pull -q "$1" >/dev/null; then
-    echo "$1"; return
-  fi
-  bash "$ROOT/scripts/standin_images.sh" "$2"
-}
+PUBLIC=(python:3.12-slim-bookworm postgres:16-alpine redis:7-alpine)
+KINDS=(python postgres redis)
+BASE=()
 say "base images"
-PYTHON_IMAGE="$(base_image python:3.12-slim-bookworm python)"
-POSTGRES_IMAGE="$(base_image postgres:16-alpine postgres)"
-REDIS_IMAGE="$(base_image redis:7-alpine redis)"
+for i in 0 1 2; do
+  docker image inspect "${PUBLIC[$i]}" >/dev/null 2>&1 && BASE[i]="${PUBLIC[$i]}"
+done
+if [ "${#BASE[@]}" -lt 3 ]; then
+  # One short try tells whether a registry answers at all.
+  first_missing=0
+  while [ -n "${BASE[$first_missing]:-}" ]; do first_missing=$((first_missing + 1)); done
+  if timeout 30 docker pull -q "${PUBLIC[$first_missing]}" >/dev/null 2>&1; then
+    for i in 0 1 2; do
+      [ -n "${BASE[$i]:-}" ] || docker pull -q "${PUBLIC[$i]}" >/dev/null
+      BASE[i]="${PUBLIC[$i]}"
+    done
+  else
+    echo "    no registry answers: local stand-ins (scripts/standin_images.sh) for what is missing"
+    wanted=()
+    for i in 0 1 2; do [ -n "${BASE[$i]:-}" ] || wanted+=("${KINDS[$i]}"); done
+    mapfile -t built < <(bash "$ROOT/scripts/standin_images.sh" "${wanted[@]}")
+    [ "${#built[@]}" = "${#wanted[@]}" ] || exit 1
+    j=0
+    for i in 0 1 2; do
+      [ -n "${BASE[$i]:-}" ] || { BASE[i]="${built[$j]}"; j=$((j + 1)); }
+    done
+  fi
+fi
+PYTHON_IMAGE="${BASE[0]}" POSTGRES_IMAGE="${BASE[1]}" REDIS_IMAGE="${BASE[2]}"
 printf '    %s\n' "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE"
 say "base images ready ($(elapsed))"
 
@@ -86,11 +107,21 @@ fi
 
 # --- 4. The steps, on a copy of the checkout ----------------------------------------------------
 WORK="$(mktemp -d /tmp/compose-smoke.XXXXXX)"
-compose() { (cd "$WORK" && $COMPOSE -p "$PROJECT" -f docker-compose.yml -f docker-compose.smoke.yml --profile demo "$@"); }
+compose() {
+  (cd "$WORK" && $COMPOSE -p "$PROJECT" -f docker-compose.yml -f docker-compose.smoke.yml \
+    --profile demo "$@")
+}
 leftovers() {
-  docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"
-  docker network ls -q --filter "label=com.docker.compose.project=$PROJECT"
-  docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT"
+  local filter="label=com.docker.compose.project=$PROJECT"
+  docker ps -aq --filter "$filter"
+  docker network ls -q --filter "$filter"
+  docker volume ls -q --filter "$filter"
+}
+remove_leftovers() {
+  local filter="label=com.docker.compose.project=$PROJECT"
+  docker ps -aq --filter "$filter" | xargs -r docker rm -f >/dev/null
+  docker network ls -q --filter "$filter" | xargs -r docker network rm >/dev/null
+  docker volume ls -q --filter "$filter" | xargs -r docker volume rm >/dev/null
 }
 cleanup() {
   status=$?
@@ -101,7 +132,8 @@ cleanup() {
   rm -rf "$WORK"
   left="$(leftovers)"
   if [ -n "$left" ]; then
-    echo "FAIL: left behind by project $PROJECT: $left" >&2
+    echo "FAIL: down -v left behind (now removed):" $left >&2
+    remove_leftovers
     status=1
   fi
   say "compose smoke test: $([ "$status" = 0 ] && echo passed || echo FAILED) in $(elapsed)"
@@ -109,8 +141,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-# A stack of an interrupted earlier run would hold the names and the port.
-[ -z "$(leftovers)" ] || { say "removing what an earlier run left"; docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" | xargs -r docker rm -f >/dev/null; docker network ls -q --filter "label=com.docker.compose.project=$PROJECT" | xargs -r docker network rm >/dev/null; docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT" | xargs -r docker volume rm >/dev/null; }
+# A stack of an interrupted earlier run would hold the names.
+[ -z "$(leftovers)" ] || { say "removing what an earlier run left"; remove_leftovers; }
 
 git ls-files -z --cached --others --exclude-standard \
   | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -C "$WORK" -xf -

@@ -41,6 +41,7 @@ base_tarball() {
   if [ ! -s "$tarball" ]; then
     command -v debootstrap >/dev/null || {
       log "installing Debian's debootstrap"
+      apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
     }
     log "debootstrap bookworm (minbase) into $CACHE, once"
@@ -192,10 +193,21 @@ EOF
 }
 
 mkdir -p "$CACHE"
+missing=()
 for kind in "$@"; do
-  image="${IMAGE[$kind]:?unknown stand-in $kind (python, postgres or redis)}"
-  if ! docker image inspect "$image" >/dev/null 2>&1; then
-    "build_$kind"
-  fi
-  echo "$image"
+  [ -n "${IMAGE[$kind]:-}" ] || { log "unknown stand-in $kind (python|postgres|redis)"; exit 2; }
+  docker image inspect "${IMAGE[$kind]}" >/dev/null 2>&1 || missing+=("$kind")
 done
+if [ "${#missing[@]}" -gt 0 ]; then
+  base_tarball >/dev/null
+  # The builds mostly wait for Debian's mirror: side by side they take as long as the longest.
+  pids=()
+  for kind in "${missing[@]}"; do
+    "build_$kind" &
+    pids+=($!)
+  done
+  failed=0
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ "$failed" = 0 ] || exit 1
+fi
+for kind in "$@"; do echo "${IMAGE[$kind]}"; done
