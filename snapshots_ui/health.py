@@ -57,6 +57,19 @@ def system_health() -> SystemHealth:
     )
 
 
+def health_report() -> tuple[dict[str, object], int]:
+    """The body and status of ``/health/``: 503 when the database or the cache fails; a stale
+    worker is reported but does not fail the check."""
+    state = system_health()
+    age = state.worker_heartbeat_age
+    body: dict[str, object] = {
+        "status": "ok" if state.healthy else "error",
+        "checks": {"database": state.database, "cache": state.cache, "worker": state.worker},
+        "worker_heartbeat_age_seconds": round(age, 1) if age is not None else None,
+    }
+    return body, 200 if state.healthy else 503
+
+
 def provider_health() -> dict[str, object]:
     """Whether the provider answers: one cheap list call, at most every
     ``PROVIDER_HEALTH_CACHE_SECONDS``. ``status`` is ok, unauthorised or unavailable; a

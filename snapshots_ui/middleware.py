@@ -6,13 +6,15 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from snapshots_ui.accounts import SESSION_ACTIVITY_KEY, SESSION_STARTED_KEY
 from snapshots_ui.fleet_cache import FleetUnavailable
+from snapshots_ui.health import health_report
 from snapshots_ui.provider import budget
 from snapshots_ui.selectors import NotFound
 
@@ -21,6 +23,26 @@ from snapshots_ui.selectors import NotFound
 BACKGROUND_HEADER = "X-Dashboard-Poll"
 # Activity is written to the session at most this often.
 _ACTIVITY_WRITE_SECONDS = 5
+
+
+class HealthProbeMiddleware:
+    """Answers ``GET /health/`` before anything reads the Host header, so first in the list.
+
+    The container's own health check asks ``127.0.0.1:8000``, a host production's
+    ``ALLOWED_HOSTS`` rightly refuses (HTTP 400), and load balancers often send their own.
+    Every other path, and every other method, is still checked as before.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path != "/health/" or request.method != "GET":
+            return self.get_response(request)
+        body, status = health_report()
+        response = JsonResponse(body, status=status)
+        add_never_cache_headers(response)
+        return response
 
 
 def _page_path(request: HttpRequest) -> str:

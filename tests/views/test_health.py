@@ -84,3 +84,18 @@ def test_provider_health_when_it_does_not_answer(
     assert anonymous.json() == {"status": status}  # the provider's words only for the team
     assert logged_in.json()["status"] == status
     assert logged_in.json()["message"]
+
+
+@pytest.mark.django_db
+def test_health_answers_the_container_check_whatever_the_host(client: Client, settings) -> None:
+    settings.ALLOWED_HOSTS = ["snapshots.example.com"]
+
+    probe = client.get("/health/", HTTP_HOST="127.0.0.1:8000")
+    page = client.get("/login/", HTTP_HOST="127.0.0.1:8000")
+    post = client.post("/health/", HTTP_HOST="127.0.0.1:8000")
+
+    assert probe.status_code == 200
+    assert probe.json()["status"] == "ok"
+    assert "no-cache" in probe["Cache-Control"]
+    assert page.status_code == 400  # every other path still refuses the host
+    assert post.status_code == 400
