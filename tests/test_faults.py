@@ -21,8 +21,6 @@ from snapshots_ui.models import Operation, OperationKind
 from snapshots_ui.statuses import OperationState
 from tests.factories import OperationFactory
 
-pytestmark = pytest.mark.stack
-
 WEB = 12345
 PAGES = ["/", f"/servers/{WEB}/", "/activity/", "/snapshots/801/restore/"]
 
@@ -60,6 +58,7 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+@pytest.mark.stack
 def test_pages_survive_a_provider_fault_and_operations_finish_after_it(
     fault: dict, seeded_simulator, celery_worker_process, client, operator, actor, settings
 ) -> None:
@@ -104,6 +103,7 @@ def test_pages_render_when_the_provider_refuses_connections(
         assert "could not be reached" in response.content.decode(), path
 
 
+@pytest.mark.stack
 def test_revoked_token_is_shown_and_polling_resumes_once_it_is_fixed(
     seeded_simulator, celery_worker_process, client, admin_user, actor, settings
 ) -> None:
@@ -136,6 +136,7 @@ def orphan_create(name: str) -> Operation:
     )  # fmt: skip
 
 
+@pytest.mark.stack
 def test_worker_killed_in_the_middle_of_a_poll_loses_no_operation(
     seeded_simulator, own_worker, settings
 ) -> None:
@@ -182,6 +183,7 @@ def _accepts(port: int) -> bool:
         return False
 
 
+@pytest.mark.stack
 def test_redis_restart_losing_the_queue_loses_no_operation(
     seeded_simulator, own_worker, settings
 ) -> None:

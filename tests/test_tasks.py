@@ -18,8 +18,6 @@ from snapshots_ui.models import Operation, OperationKind
 from snapshots_ui.statuses import OperationState
 from tests.factories import OperationFactory
 
-pytestmark = pytest.mark.stack
-
 WEB = 12345
 
 
@@ -41,6 +39,7 @@ def actor(operator) -> Actor:  # type: ignore[no-untyped-def]
     return Actor(user=operator, ip="198.51.100.4")
 
 
+@pytest.mark.stack
 def test_create_reaches_completed(seeded_simulator, celery_worker_process, actor) -> None:
     operation = services.snapshot_create(actor=actor, server_id=WEB, name="worker-create")
 
@@ -48,6 +47,7 @@ def test_create_reaches_completed(seeded_simulator, celery_worker_process, actor
     assert SimSnapshot.objects.get(pk=operation.snapshot_id).status == "completed"
 
 
+@pytest.mark.stack
 def test_restore_reaches_its_end(seeded_simulator, celery_worker_process, actor) -> None:
     snapshot = next(
         s for s in provider.get_client().list_snapshots(server_id=WEB) if s.status == "completed"
@@ -59,6 +59,7 @@ def test_restore_reaches_its_end(seeded_simulator, celery_worker_process, actor)
     assert SimServer.objects.get(pk=WEB).status == "running"
 
 
+@pytest.mark.stack
 def test_beat_picks_up_an_operation_whose_poll_was_lost(
     seeded_simulator, celery_worker_process
 ) -> None:
@@ -72,6 +73,7 @@ def test_beat_picks_up_an_operation_whose_poll_was_lost(
     assert wait_until(lambda: state_of(operation) == OperationState.SUCCEEDED)
 
 
+@pytest.mark.stack
 def test_rate_limited_polls_retry_and_still_finish(
     seeded_simulator, celery_worker_process, actor
 ) -> None:
@@ -83,6 +85,7 @@ def test_rate_limited_polls_retry_and_still_finish(
     assert all(fault["times"] in (0, None) for fault in controls.list_faults())
 
 
+@pytest.mark.stack
 def test_rejected_token_pauses_polling_instead_of_retrying(
     seeded_simulator, celery_worker_process, actor
 ) -> None:
@@ -158,6 +161,7 @@ def test_dispatch_sweeps_the_account_when_many_servers_have_work(db, sent, setti
     assert sorted(server_polls(sent)) == [101, 102]
 
 
+@pytest.mark.stack
 def test_a_worker_sweeping_the_account_follows_every_operation_to_its_end(
     seeded_simulator, own_worker, actor, settings, monkeypatch
 ) -> None:
