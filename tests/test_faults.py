@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from provider_sim import controls
+from provider_sim.models import SimFault
 from snapshots_ui import provider, services
 from snapshots_ui.audit import Actor
 from snapshots_ui.fleet_cache import fleet_invalidate
@@ -141,12 +142,21 @@ def test_worker_killed_in_the_middle_of_a_poll_loses_no_operation(
     seeded_simulator, own_worker, settings
 ) -> None:
     settings.VPS_SIM_CREATE_SECONDS = 4
-    first = own_worker("doomed-worker", VPS_POLL_LOCK_SECONDS="4")
-    first.start()
+    # No lifecycle tick while the first worker lives: its only snapshot listing is a poll's.
+    first = own_worker(
+        "doomed-worker", VPS_POLL_LOCK_SECONDS="4", VPS_LIFECYCLE_TICK_SECONDS="3600"
+    )
     creates = [orphan_create(f"survivor-{n}") for n in range(3)]
-    controls.add_fault(path_contains="/api/v1/snapshots/", latency_ms=1500)  # polls in flight
-    assert wait_until(lambda: Operation.objects.filter(last_checked_at__isnull=False).exists())
+    # The simulator holds the first listing a poll makes far longer than the test takes.
+    held = controls.add_fault(
+        method="GET", path_contains="/api/v1/snapshots/", timeout_seconds=120, times=1
+    )
+    first.start()
+    assert wait_until(lambda: SimFault.objects.get(pk=held).remaining == 0)
 
+    # The poll's call is at the provider, unanswered: no poll has finished, nothing is known.
+    assert not Operation.objects.filter(last_checked_at__isnull=False).exists()
+    assert all(operation(op.pk).state == OperationState.IN_PROGRESS for op in creates)
     first.kill()
     controls.clear_faults()
     second = own_worker("replacement-worker", VPS_POLL_LOCK_SECONDS="4")

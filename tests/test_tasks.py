@@ -14,6 +14,7 @@ from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
 from snapshots_ui import polling, provider, services, tasks
 from snapshots_ui.audit import Actor
+from snapshots_ui.health import _HEARTBEAT_KEY as HEARTBEAT_KEY
 from snapshots_ui.models import Operation, OperationKind
 from snapshots_ui.statuses import OperationState
 from tests.factories import OperationFactory
@@ -85,18 +86,35 @@ def test_rate_limited_polls_retry_and_still_finish(
     assert all(fault["times"] in (0, None) for fault in controls.list_faults())
 
 
+def dispatches_seen(count: int) -> bool:
+    """Wait until beat's dispatch task has run ``count`` more times: each run leaves a new
+    heartbeat."""
+    seen = [cache.get(HEARTBEAT_KEY)]
+
+    def one_more() -> bool:
+        if (beat := cache.get(HEARTBEAT_KEY)) != seen[-1]:
+            seen.append(beat)
+        return len(seen) > count
+
+    return wait_until(one_more)
+
+
 @pytest.mark.stack
 def test_rejected_token_pauses_polling_instead_of_retrying(
-    seeded_simulator, celery_worker_process, actor
+    seeded_simulator, own_worker, actor
 ) -> None:
+    # A pause longer than the test, and no lifecycle tick (its reads would meet the token too).
+    own_worker(
+        "token-worker", VPS_TOKEN_REJECTED_PAUSE_SECONDS="600", VPS_LIFECYCLE_TICK_SECONDS="3600"
+    ).start()
     operation = services.snapshot_create(actor=actor, server_id=WEB, name="token-revoked")
     controls.set_token("rotated-elsewhere")
 
     assert wait_until(lambda: "token" in Operation.objects.get(pk=operation.pk).error)
     controls.reset_call_counts()
-    time.sleep(4)
 
-    assert controls.call_counts()["calls"] <= 1
+    assert dispatches_seen(3)  # beat goes on dispatching every second (VPS_POLL_SECONDS=1)...
+    assert controls.call_counts()["calls"] == 0  # ... and no poll goes to the provider
     assert state_of(operation) == OperationState.IN_PROGRESS
 
 
