@@ -46,6 +46,10 @@ class _QuietRequestHandler(_RequestHandler):
         pass
 
 
+# Connection threads are named "<this>-<port>", so that one can tell whether any is left.
+CONNECTION_THREAD = "provider-simulator-connection"
+
+
 class _SimulatorHTTPServer(ThreadedWSGIServer):
     """A thread per connection, and a way to end them all when the server stops.
 
@@ -62,7 +66,10 @@ class _SimulatorHTTPServer(ThreadedWSGIServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
-            target=self.process_request_thread, args=(request, client_address), daemon=True
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"{CONNECTION_THREAD}-{self.server_address[1]}",
+            daemon=True,
         )
         with self._lock:
             self._connections[request] = thread

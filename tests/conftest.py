@@ -24,6 +24,24 @@ from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
+# A test that asks for one of these starts real processes (a Celery worker, a Redis, the whole
+# `make run` stack), and such tests, only they, carry the ``stack`` mark.
+STACK_FIXTURES = frozenset({"_shared_worker", "make_run"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a run in which the ``stack`` mark says something untrue about a test."""
+    wrong = [
+        item.nodeid
+        for item in items
+        if (item.get_closest_marker("stack") is not None)
+        != bool(STACK_FIXTURES & set(getattr(item, "fixturenames", ())))
+    ]
+    if wrong:
+        raise pytest.UsageError(
+            "The stack mark goes on the tests that start a worker or Redis, and only on them;"
+            " wrong for: " + ", ".join(wrong)
+        )
 
 
 # Tests make provider calls far faster than any real budget allows; the budget's own tests

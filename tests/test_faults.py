@@ -14,14 +14,13 @@ from collections.abc import Callable
 import pytest
 
 from provider_sim import controls
+from provider_sim.models import SimFault
 from snapshots_ui import provider, services
 from snapshots_ui.audit import Actor
 from snapshots_ui.fleet_cache import fleet_invalidate
 from snapshots_ui.models import Operation, OperationKind
 from snapshots_ui.statuses import OperationState
 from tests.factories import OperationFactory
-
-pytestmark = pytest.mark.stack
 
 WEB = 12345
 PAGES = ["/", f"/servers/{WEB}/", "/activity/", "/snapshots/801/restore/"]
@@ -60,6 +59,7 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
+@pytest.mark.stack
 def test_pages_survive_a_provider_fault_and_operations_finish_after_it(
     fault: dict, seeded_simulator, celery_worker_process, client, operator, actor, settings
 ) -> None:
@@ -104,6 +104,7 @@ def test_pages_render_when_the_provider_refuses_connections(
         assert "could not be reached" in response.content.decode(), path
 
 
+@pytest.mark.stack
 def test_revoked_token_is_shown_and_polling_resumes_once_it_is_fixed(
     seeded_simulator, celery_worker_process, client, admin_user, actor, settings
 ) -> None:
@@ -136,16 +137,26 @@ def orphan_create(name: str) -> Operation:
     )  # fmt: skip
 
 
+@pytest.mark.stack
 def test_worker_killed_in_the_middle_of_a_poll_loses_no_operation(
     seeded_simulator, own_worker, settings
 ) -> None:
     settings.VPS_SIM_CREATE_SECONDS = 4
-    first = own_worker("doomed-worker", VPS_POLL_LOCK_SECONDS="4")
-    first.start()
+    # No lifecycle tick while the first worker lives: its only snapshot listing is a poll's.
+    first = own_worker(
+        "doomed-worker", VPS_POLL_LOCK_SECONDS="4", VPS_LIFECYCLE_TICK_SECONDS="3600"
+    )
     creates = [orphan_create(f"survivor-{n}") for n in range(3)]
-    controls.add_fault(path_contains="/api/v1/snapshots/", latency_ms=1500)  # polls in flight
-    assert wait_until(lambda: Operation.objects.filter(last_checked_at__isnull=False).exists())
+    # The simulator holds the first listing a poll makes far longer than the test takes.
+    held = controls.add_fault(
+        method="GET", path_contains="/api/v1/snapshots/", timeout_seconds=120, times=1
+    )
+    first.start()
+    assert wait_until(lambda: SimFault.objects.get(pk=held).remaining == 0)
 
+    # The poll's call is at the provider, unanswered: no poll has finished, nothing is known.
+    assert not Operation.objects.filter(last_checked_at__isnull=False).exists()
+    assert all(operation(op.pk).state == OperationState.IN_PROGRESS for op in creates)
     first.kill()
     controls.clear_faults()
     second = own_worker("replacement-worker", VPS_POLL_LOCK_SECONDS="4")
@@ -182,6 +193,7 @@ def _accepts(port: int) -> bool:
         return False
 
 
+@pytest.mark.stack
 def test_redis_restart_losing_the_queue_loses_no_operation(
     seeded_simulator, own_worker, settings
 ) -> None:

@@ -92,27 +92,27 @@ def test_create_form_limits_the_description() -> None:
 # --- Confirming a restore -------------------------------------------------------------------
 
 
+NOT_THE_NAME = "That is not the server's name. Type “web-server-01” exactly to confirm."
+
+
 @pytest.mark.parametrize(
-    ("typed", "valid"),
+    ("typed", "errors"),
     [
-        ("web-server-01", True),
-        ("  web-server-01 ", True),
-        ("WEB-SERVER-01", False),
-        ("web-server-0", False),
-        ("web-server-01x", False),
-        ("", False),
+        ("web-server-01", {}),
+        ("  web-server-01 ", {}),
+        ("WEB-SERVER-01", {"confirm_name": [NOT_THE_NAME]}),
+        ("web-server-0", {"confirm_name": [NOT_THE_NAME]}),
+        ("web-server-01x", {"confirm_name": [NOT_THE_NAME]}),
+        ("", {"confirm_name": ["This field is required."]}),
     ],
 )
-def test_restore_needs_the_exact_server_name(typed: str, valid: bool) -> None:
+def test_restore_needs_the_exact_server_name(typed: str, errors: dict[str, list[str]]) -> None:
     form = RestoreConfirmForm(
         {"confirm_name": typed, "safety": "skip"}, plan=restore_plan_for("web-server-01")
     )
 
-    assert form.is_valid() is valid
-    if not valid and typed:
-        assert form.errors["confirm_name"] == [
-            "That is not the server's name. Type “web-server-01” exactly to confirm."
-        ]
+    assert form.is_valid() is (errors == {})
+    assert form.errors == errors
 
 
 # --- Activity filters -----------------------------------------------------------------------
@@ -199,12 +199,34 @@ def test_the_create_form_never_crashes_and_accepts_only_the_providers_names(
 ) -> None:
     form = SnapshotCreateForm({"name": name, "description": description})
 
+    # A reason for the user on the field at fault, never an exception.
+    assert form.errors == _expected_create_errors(name, description)
     if form.is_valid():
         cleaned = form.cleaned_data["name"]
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cleaned)
         assert len(form.cleaned_data["description"]) <= 255
-    else:
-        assert form.errors  # a reason for the user, never an exception
+
+
+def _expected_create_errors(name: str, description: str) -> dict[str, list[str]]:
+    """The create form's errors for any input, from the naming rule and Django's own checks."""
+    errors: dict[str, list[str]] = {}
+    name, description = name.strip(), description.strip()
+    if not name:
+        errors["name"] = ["This field is required."]
+    elif "\x00" in name:
+        errors["name"] = ["Null characters are not allowed."]
+    elif message := snapshot_name_error(name):
+        errors["name"] = [str(message)]
+    about_description = []
+    if len(description) > 255:
+        about_description.append(
+            f"Ensure this value has at most 255 characters (it has {len(description)})."
+        )
+    if "\x00" in description:
+        about_description.append("Null characters are not allowed.")
+    if about_description:
+        errors["description"] = about_description
+    return errors
 
 
 @given(confirmation=ANY_TEXT)

@@ -202,10 +202,9 @@ def test_finished_operation_toast_carries_the_name_as_data_not_markup(client, vi
     assert response.status_code == 286
     assert "<script>" not in response.content.decode()
     event = json.loads(response["HX-Trigger"])["operation-finished"]
-    assert HOSTILE_NAME in event["message"]  # data in JSON, which app.js shows as text only
-    script = (ROOT / "static" / "js" / "app.js").read_text()
-    assert "textContent = message" in script
-    assert "innerHTML" not in script
+    # Data in JSON; that the toast shows it as text is seen in Chromium
+    # (tests/e2e/test_filters_and_toasts.py).
+    assert HOSTILE_NAME in event["message"]
 
 
 def test_csv_export_neutralises_spreadsheet_formulas(client, viewer, db) -> None:

@@ -14,11 +14,10 @@ from provider_sim import controls
 from provider_sim.models import SimServer, SimSnapshot
 from snapshots_ui import polling, provider, services, tasks
 from snapshots_ui.audit import Actor
+from snapshots_ui.health import _HEARTBEAT_KEY as HEARTBEAT_KEY
 from snapshots_ui.models import Operation, OperationKind
 from snapshots_ui.statuses import OperationState
 from tests.factories import OperationFactory
-
-pytestmark = pytest.mark.stack
 
 WEB = 12345
 
@@ -41,6 +40,7 @@ def actor(operator) -> Actor:  # type: ignore[no-untyped-def]
     return Actor(user=operator, ip="198.51.100.4")
 
 
+@pytest.mark.stack
 def test_create_reaches_completed(seeded_simulator, celery_worker_process, actor) -> None:
     operation = services.snapshot_create(actor=actor, server_id=WEB, name="worker-create")
 
@@ -48,6 +48,7 @@ def test_create_reaches_completed(seeded_simulator, celery_worker_process, actor
     assert SimSnapshot.objects.get(pk=operation.snapshot_id).status == "completed"
 
 
+@pytest.mark.stack
 def test_restore_reaches_its_end(seeded_simulator, celery_worker_process, actor) -> None:
     snapshot = next(
         s for s in provider.get_client().list_snapshots(server_id=WEB) if s.status == "completed"
@@ -59,6 +60,7 @@ def test_restore_reaches_its_end(seeded_simulator, celery_worker_process, actor)
     assert SimServer.objects.get(pk=WEB).status == "running"
 
 
+@pytest.mark.stack
 def test_beat_picks_up_an_operation_whose_poll_was_lost(
     seeded_simulator, celery_worker_process
 ) -> None:
@@ -72,6 +74,7 @@ def test_beat_picks_up_an_operation_whose_poll_was_lost(
     assert wait_until(lambda: state_of(operation) == OperationState.SUCCEEDED)
 
 
+@pytest.mark.stack
 def test_rate_limited_polls_retry_and_still_finish(
     seeded_simulator, celery_worker_process, actor
 ) -> None:
@@ -83,17 +86,35 @@ def test_rate_limited_polls_retry_and_still_finish(
     assert all(fault["times"] in (0, None) for fault in controls.list_faults())
 
 
+def dispatches_seen(count: int) -> bool:
+    """Wait until beat's dispatch task has run ``count`` more times: each run leaves a new
+    heartbeat."""
+    seen = [cache.get(HEARTBEAT_KEY)]
+
+    def one_more() -> bool:
+        if (beat := cache.get(HEARTBEAT_KEY)) != seen[-1]:
+            seen.append(beat)
+        return len(seen) > count
+
+    return wait_until(one_more)
+
+
+@pytest.mark.stack
 def test_rejected_token_pauses_polling_instead_of_retrying(
-    seeded_simulator, celery_worker_process, actor
+    seeded_simulator, own_worker, actor
 ) -> None:
+    # A pause longer than the test, and no lifecycle tick (its reads would meet the token too).
+    own_worker(
+        "token-worker", VPS_TOKEN_REJECTED_PAUSE_SECONDS="600", VPS_LIFECYCLE_TICK_SECONDS="3600"
+    ).start()
     operation = services.snapshot_create(actor=actor, server_id=WEB, name="token-revoked")
     controls.set_token("rotated-elsewhere")
 
     assert wait_until(lambda: "token" in Operation.objects.get(pk=operation.pk).error)
     controls.reset_call_counts()
-    time.sleep(4)
 
-    assert controls.call_counts()["calls"] <= 1
+    assert dispatches_seen(3)  # beat goes on dispatching every second (VPS_POLL_SECONDS=1)...
+    assert controls.call_counts()["calls"] == 0  # ... and no poll goes to the provider
     assert state_of(operation) == OperationState.IN_PROGRESS
 
 
@@ -158,6 +179,7 @@ def test_dispatch_sweeps_the_account_when_many_servers_have_work(db, sent, setti
     assert sorted(server_polls(sent)) == [101, 102]
 
 
+@pytest.mark.stack
 def test_a_worker_sweeping_the_account_follows_every_operation_to_its_end(
     seeded_simulator, own_worker, actor, settings, monkeypatch
 ) -> None:

@@ -6,7 +6,8 @@ the real Celery worker of ``celery_worker_process``. Everything shares the datab
 test here is transactional.
 
 Where ``/usr/bin/chromium`` is missing, every test in this folder is skipped with the reason,
-before any fixture starts (no worker, no live server).
+before any fixture starts (no worker, no live server). In CI (``CI`` set, as ``.ci/run`` does)
+a skipped browser test fails instead: a CI machine must run them all.
 """
 
 from __future__ import annotations
@@ -55,6 +56,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """In CI a browser test that was skipped, for whatever reason, is a failure."""
+    report: pytest.TestReport = yield
+    if report.skipped and _in_ci() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"a browser test may not be skipped in CI (CI is set): {reason}"
+    return report
 
 
 @pytest.fixture(scope="package")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from snapshots_ui.models import OperationKind
+from snapshots_ui.models import Operation, OperationKind
 from snapshots_ui.statuses import OperationState
 from tests.e2e.conftest import SCREENSHOTS
 from tests.factories import OperationFactory
@@ -153,4 +154,34 @@ def test_toasts_on_a_phone_and_right_to_left(open_tab, operator, shoot) -> None:
     assert border == ["4px", "1px"]  # the coloured edge is where the text starts
     assert _covered_controls(page) == []
     shoot(page, "server-toast-phone-rtl")
+    assert tab.errors == []
+
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+
+
+def test_a_hostile_snapshot_name_shows_in_its_toast_as_text(open_tab, viewer) -> None:
+    """The finished operation's toast puts the name in as text: no element is made of it, no
+    handler of it runs (a dialog), nothing is fetched for it (a console error)."""
+    operation = OperationFactory(snapshot_name=HOSTILE_NAME)  # in progress on web-server-01
+    tab = open_tab(viewer)
+    page = tab.page
+    dialogs: list[str] = []
+
+    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(f"/servers/{WEB_01}/")
+    expect(page.locator(f"#operation-{operation.pk}")).to_contain_text(HOSTILE_NAME)
+    Operation.objects.filter(pk=operation.pk).update(
+        state=OperationState.SUCCEEDED, finished_at=timezone.now()
+    )
+
+    toast = page.locator("#toasts .toast-success")
+    # The row's next status request brings the toast.
+    expect(toast).to_contain_text(f"“{HOSTILE_NAME}” of web-server-01", timeout=15_000)
+    assert page.locator("#toasts img").count() == 0
+    assert dialogs == []
     assert tab.errors == []

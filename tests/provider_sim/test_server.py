@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
@@ -17,12 +18,25 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from provider_sim import controls
+from provider_sim.models import SimFault
 from provider_sim.seed import seed_demo_data
-from provider_sim.server import start_in_thread
+from provider_sim.server import CONNECTION_THREAD, RunningSimulator, start_in_thread
 from tests.provider_sim.helpers import SPEC_CREATE_REQUEST, TIMEOUT, call
 
 
-def test_stop_is_prompt_with_open_and_held_connections(transactional_db: None) -> None:
+def _connection_threads(sim: RunningSimulator) -> list[threading.Thread]:
+    port = sim.root_url.rstrip("/").rsplit(":", 1)[1]
+    return [t for t in threading.enumerate() if t.name == f"{CONNECTION_THREAD}-{port}"]
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_stop_answers_a_held_request_and_ends_open_connections(transactional_db: None) -> None:
     sim = start_in_thread()  # its own, not the session's shared simulator
     try:
         seed_demo_data()
@@ -32,29 +46,30 @@ def test_stop_is_prompt_with_open_and_held_connections(transactional_db: None) -
             headers={"Authorization": f"Bearer {sim.token}"},
             timeout=TIMEOUT,
         ).ok
-        controls.add_fault(timeout_seconds=60)
+        fault = controls.add_fault(timeout_seconds=60, times=1)
         outcome: list[object] = []
 
         def held_request() -> None:
-            try:
-                outcome.append(call(sim, "GET", "snapshots/", timeout=5).status_code)
+            try:  # a read timeout far longer than the test waits for the answer
+                outcome.append(call(sim, "GET", "snapshots/", timeout=(3.05, 30)).status_code)
             except requests.RequestException as exc:
                 outcome.append(exc)
 
         held = threading.Thread(target=held_request, daemon=True)
         held.start()
-        time.sleep(0.3)
+        # The simulator has taken the fault's only use: from here the request is held 60 s.
+        assert _wait_for(lambda: SimFault.objects.get(pk=fault).remaining == 0)
+        assert outcome == []
 
-        started = time.monotonic()
         sim.stop()
+        held.join(10)
 
-        assert time.monotonic() - started < 3
+        assert outcome == [200]  # answered because of the stop, not ended by a timeout
+        assert _connection_threads(sim) == []  # the idle kept-alive connection was ended too
         with pytest.raises(requests.ConnectionError):
             requests.get(sim.base_url + "servers/", timeout=2)
         sim.stop()  # a second stop is harmless
         session.close()
-        held.join(5)
-        assert outcome  # the held request ended instead of waiting 60 s
     finally:
         sim.stop()
 

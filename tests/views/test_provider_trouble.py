@@ -61,7 +61,7 @@ def test_server_page_without_any_data_and_the_provider_down_blames_the_provider(
 
     response = viewer_client.get(f"/servers/{WEB}/")
 
-    assert response.status_code != 404
+    assert response.status_code == 503  # not a 404: nothing says the server does not exist
     assert PROVIDER_DOWN in page_text(response)
 
 
