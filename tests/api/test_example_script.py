@@ -34,6 +34,7 @@ def _polls_recorded() -> None:
     """The worker follows the operations here: polls are queued for real."""
 
 
+@pytest.mark.stack  # a real worker follows the job's snapshot
 def test_the_ci_job_waits_for_completed_and_succeeds(
     live_server, seeded_simulator, celery_worker_process: CeleryWorker, token_for, operator
 ) -> None:
@@ -44,6 +45,7 @@ def test_the_ci_job_waits_for_completed_and_succeeds(
     assert provider_calls(CREATE_CALL) == 1
 
 
+@pytest.mark.stack
 def test_a_retried_job_does_not_take_a_second_snapshot(
     live_server, seeded_simulator, celery_worker_process: CeleryWorker, token_for, operator
 ) -> None:

@@ -18,6 +18,7 @@ AT_LIMIT = 12351  # db-replica, 5 of 5
 SLOW = 60_000  # ms: a snapshot, then a restore, each polled by the worker
 
 
+@pytest.mark.stack
 def test_a_restore_takes_a_safety_snapshot_first_and_can_be_undone(
     open_tab, operator, celery_worker_process, shoot, settings
 ) -> None:
