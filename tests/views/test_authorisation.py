@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from provider_sim.server import RunningSimulator
+from snapshots_ui.models import NotificationTarget
 from tests.factories import PASSWORD, OperationFactory, ScheduleFactory, WorkflowFactory
 from tests.views.helpers import (
     EMPTY,
@@ -77,6 +78,8 @@ HOME = to("/")
 TO_SERVER = to(f"/servers/{WEB}/")
 TO_WORKFLOW_SERVER = to(f"/servers/{EMPTY}/")
 TO_SCHEDULES = to("/schedules/")
+TO_TARGET = to("/notifications/targets/{target}/")
+ADMINS_ONLY: Row = (LOGIN, DENIED, DENIED, OK)
 NOT_FOUND = Answer(404)
 FAVICON = Answer(301, "/static/img/favicon.svg")
 STAFF_ONLY: Row = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, OK)
@@ -154,6 +157,20 @@ ROUTES: list[Route] = [
           (LOGIN, DENIED, TO_SCHEDULES, TO_SCHEDULES), data={"action": "pause"}),
     Route("snapshots_ui:schedule_delete", "/schedules/{schedule}/delete/", everyone(NO_METHOD),
           (LOGIN, DENIED, TO_SCHEDULES, TO_SCHEDULES)),
+    # Notifications: Admins manage the targets; everyone chooses their own email.
+    Route("snapshots_ui:notify_targets", "/notifications/", ADMINS_ONLY, everyone(NO_METHOD)),
+    Route("snapshots_ui:notify_target_new", "/notifications/targets/new/", ADMINS_ONLY,
+          (LOGIN, DENIED, DENIED, INVALID), data={"name": ""}),
+    Route("snapshots_ui:notify_target", "/notifications/targets/{target}/", ADMINS_ONLY,
+          (LOGIN, DENIED, DENIED, INVALID), data={"name": ""}),
+    Route("snapshots_ui:notify_target_test", "/notifications/targets/{target}/test/",
+          everyone(NO_METHOD), (LOGIN, DENIED, DENIED, TO_TARGET)),
+    Route("snapshots_ui:notify_target_resume", "/notifications/targets/{target}/resume/",
+          everyone(NO_METHOD), (LOGIN, DENIED, DENIED, TO_TARGET)),
+    Route("snapshots_ui:notify_target_delete", "/notifications/targets/{target}/delete/",
+          everyone(NO_METHOD), (LOGIN, DENIED, DENIED, to("/notifications/"))),
+    Route("snapshots_ui:notify_subscription", "/account/notifications/", ANY_ROLE,
+          (LOGIN, INVALID, INVALID, INVALID), data={"scope": "matching", "server_pattern": ""}),
 ]
 # fmt: on
 
@@ -185,7 +202,7 @@ def test_every_served_url_has_an_entry_in_the_authorisation_matrix() -> None:
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.path)
 def test_matrix_paths_resolve_to_their_url(route: Route) -> None:
-    match = resolve(route.path.format(operation=1, workflow=1, schedule=1))
+    match = resolve(route.path.format(operation=1, workflow=1, schedule=1, target=1))
 
     if match.namespace == "admin":
         key = "admin"
@@ -221,7 +238,13 @@ def test_authorisation_matrix(
     expected: Answer,
 ) -> None:
     path = route.path
-    if "{operation}" in path:  # on a server the other routes do not act on
+    target_id = None
+    if "{target}" in path:
+        target_id = NotificationTarget.objects.create(
+            name="matrix", kind="email", address="team@example.com"
+        ).pk
+        path = path.format(target=target_id)
+    elif "{operation}" in path:  # on a server the other routes do not act on
         path = path.format(
             operation=OperationFactory(server_id=EMPTY, server_name="staging-app").pk
         )
@@ -236,7 +259,7 @@ def test_authorisation_matrix(
 
     assert response.status_code == expected.status
     if expected.location is not None:
-        assert response["Location"] == expected.location.format(path=quote(path))
+        assert response["Location"] == expected.location.format(path=quote(path), target=target_id)
     if expected is DENIED:
         assert FRIENDLY_403 in page_text(response)
         assert "ask an administrator to change your role" in page_text(response)
