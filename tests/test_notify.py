@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -291,3 +292,19 @@ def test_a_test_send_goes_to_its_target_alone(db, receiver) -> None:
 
     assert Delivery.objects.count() == 1
     assert receiver.received[0].json["test"] is True
+
+
+def test_the_readme_verifier_accepts_a_delivery_once_and_refuses_a_forgery(db, receiver) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    code = readme.split("An example verifier", 1)[1].split("```python\n", 1)[1].split("```")[0]
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # noqa: S102 - the README's own example
+    accept = namespace["accept"]
+    target = webhook(receiver)
+    finish(OperationFactory())
+    deliveries.delivery_attempt(str(Delivery.objects.get().pk), last=True)
+    (got,) = receiver.received
+
+    assert accept(target.secret, got.headers, got.body) is True
+    assert accept(target.secret, got.headers, got.body) is False  # a repeat
+    assert accept(target.secret, got.headers, got.body + b" ") is False
