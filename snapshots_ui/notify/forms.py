@@ -48,11 +48,14 @@ class TargetForm(forms.ModelForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._stored_address = self.instance.address if self.instance.pk else ""
+        self.fields["address"].never_optional = True  # required, but may be kept as stored
         if self.instance.pk and self.instance.kind != TargetKind.EMAIL:
             self.initial["address"] = ""
             self.fields["address"].widget.attrs["placeholder"] = masked_address(self.instance)
             self.fields["address"].help_text = _("Leave empty to keep the stored address.")
         self.initial["secret"] = ""
+        if self.instance.pk and self.instance.secret:
+            self.fields["secret"].help_text = _("Leave empty to keep the stored secret.")
 
     def clean(self) -> dict[str, object]:
         data = super().clean()
