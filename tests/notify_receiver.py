@@ -2,7 +2,8 @@
 
 It keeps every request it answered 2xx, and can fail a share of requests: ``fail_first`` fails
 the next N, ``fail_ratio`` a random share (seeded), either before recording (the sender must
-retry) or, with ``fail_after_recording``, after (a repeat the receiver must drop by id)."""
+retry) or, with ``fail_after_recording``, after (a repeat the receiver must drop by id);
+``alternate`` fails exactly every second request, before and after recording in turn."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Receiver:
     fail_ratio: float = 0.0
     fail_after_recording: float = 0.0
     seed: int = 15
+    alternate: bool = False
     received: list[Received] = field(default_factory=list)
     requests: int = 0
     failed: int = 0
@@ -52,9 +54,14 @@ class Receiver:
                 with receiver._lock:
                     receiver.requests += 1
                     draw = rng.random()
+                    turn = receiver.requests % 4
                     if receiver.fail_first > 0:
                         receiver.fail_first -= 1
                         status = 503
+                    elif receiver.alternate and turn in (0, 2):
+                        if turn == 0:
+                            receiver.received.append(item)
+                        status = 502 if turn == 0 else 500
                     elif draw < receiver.fail_after_recording:
                         receiver.received.append(item)
                         status = 502
