@@ -39,6 +39,7 @@ def receiver():  # type: ignore[no-untyped-def]
 
 def webhook(receiver: Receiver, **fields: object) -> NotificationTarget:
     return targets.target_save(
+        actor=SYSTEM,
         target=NotificationTarget(
             name=fields.pop("name", "hook"), kind=TargetKind.WEBHOOK,
             address=f"{receiver.url}/hooks/s3cr3t-path", **fields,
@@ -185,7 +186,7 @@ def test_failures_retry_then_pause_the_target_hold_its_deliveries_and_tell_the_a
     assert "Notification target paused: hook" in mail.outbox[0].subject
 
     receiver.fail_first = 0
-    assert targets.target_resume(target=target) == 3  # two events and the alert
+    assert targets.target_resume(actor=SYSTEM, target=target) == 3  # two events and the alert
     deliveries.delivery_attempt(str(second.pk), last=False)
     second.refresh_from_db()
     assert second.state == DeliveryState.DELIVERED

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from snapshots_ui.audit import Actor, audit_record
 from snapshots_ui.models import (
     Delivery,
     DeliveryState,
@@ -66,16 +67,21 @@ def deliveries_of(target: NotificationTarget | None = None, *, limit: int = 50) 
     return list(found[:limit])
 
 
-def target_save(*, target: NotificationTarget) -> NotificationTarget:
+def target_save(*, actor: Actor, target: NotificationTarget) -> NotificationTarget:
     if target.kind == TargetKind.WEBHOOK and not target.secret:
         target.secret = webhook_secret_new()
-    target.save()
+    with transaction.atomic():
+        target.save()
+        audit_record(actor=actor, action="notify.target.saved", subject=target.name,
+                     detail=f"{target.get_kind_display()}: {masked_address(target)}")  # fmt: skip
     logger.info("notification target saved: %s (%s)", target.name, target.kind)
     return target
 
 
-def target_delete(*, target: NotificationTarget) -> None:
-    target.delete()
+def target_delete(*, actor: Actor, target: NotificationTarget) -> None:
+    with transaction.atomic():
+        audit_record(actor=actor, action="notify.target.deleted", subject=target.name)
+        target.delete()
 
 
 def target_test(*, target: NotificationTarget, actor_name: str) -> Delivery:
@@ -103,9 +109,10 @@ def _event_raise_quietly(data: EventData) -> NotificationEvent:
     )  # fmt: skip
 
 
-def target_resume(*, target: NotificationTarget) -> int:
+def target_resume(*, actor: Actor, target: NotificationTarget) -> int:
     """Resume a paused target and send what it held; returns how many."""
     with transaction.atomic():
+        audit_record(actor=actor, action="notify.target.resumed", subject=target.name)
         NotificationTarget.objects.filter(pk=target.pk).update(
             paused_at=None, consecutive_failures=0
         )

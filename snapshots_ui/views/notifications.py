@@ -14,6 +14,7 @@ from snapshots_ui import roles
 from snapshots_ui.models import DeliveryState, NotificationTarget, Subscription
 from snapshots_ui.notify import targets
 from snapshots_ui.notify.forms import SubscriptionForm, TargetForm
+from snapshots_ui.views.common import actor_of
 
 LOG_PARTIAL = "snapshots_ui/partials/delivery_log.html"
 
@@ -59,7 +60,7 @@ def target_edit(request: HttpRequest, target_id: int | None = None) -> HttpRespo
         return HttpResponseBadRequest(_("Targets from NOTIFY_URLS are changed in the environment."))
     form = TargetForm(request.POST or None, instance=target)
     if request.method == "POST" and form.is_valid():
-        saved = targets.target_save(target=form.save(commit=False))
+        saved = targets.target_save(actor=actor_of(request), target=form.save(commit=False))
         messages.success(request, _("Target “%(name)s” saved.") % {"name": saved.name})
         return redirect("snapshots_ui:notify_target", saved.pk)
     context = {"form": form, "target": target}
@@ -92,7 +93,7 @@ def target_test(request: HttpRequest, target_id: int) -> HttpResponse:
 @permission_required(roles.NOTIFICATIONS, raise_exception=True)
 def target_resume(request: HttpRequest, target_id: int) -> HttpResponse:
     target = get_object_or_404(NotificationTarget, pk=target_id)
-    held = targets.target_resume(target=target)
+    held = targets.target_resume(actor=actor_of(request), target=target)
     messages.success(
         request,
         _("“%(name)s” resumed; %(held)d held notifications are being sent.")
@@ -106,7 +107,7 @@ def target_resume(request: HttpRequest, target_id: int) -> HttpResponse:
 @permission_required(roles.NOTIFICATIONS, raise_exception=True)
 def target_delete(request: HttpRequest, target_id: int) -> HttpResponse:
     target = get_object_or_404(NotificationTarget, pk=target_id, from_env=False)
-    targets.target_delete(target=target)
+    targets.target_delete(actor=actor_of(request), target=target)
     messages.success(request, _("Target “%(name)s” deleted.") % {"name": target.name})
     return redirect("snapshots_ui:notify_targets")
 
