@@ -19,13 +19,15 @@ from snapshots_ui.models import (
     DeliveryState,
     NotificationEvent,
     NotificationTarget,
+    Schedule,
+    SnapshotRecord,
     Subscription,
     SubscriptionScope,
     TargetKind,
 )
 from snapshots_ui.notify import deliveries, events, senders, targets, watch
 from snapshots_ui.statuses import OperationState
-from tests.factories import OperationFactory, UserFactory
+from tests.factories import OperationFactory, ScheduleFactory, UserFactory, WorkflowFactory
 from tests.notify_receiver import Receiver
 from tests.service_helpers import WEB
 
@@ -309,3 +311,32 @@ def test_the_readme_verifier_accepts_a_delivery_once_and_refuses_a_forgery(db, r
     assert accept(target.secret, got.headers, got.body) is True
     assert accept(target.secret, got.headers, got.body) is False  # a repeat
     assert accept(target.secret, got.headers, got.body + b" ") is False
+
+
+def test_a_workflow_of_any_kind_is_notified_to_the_person_who_started_it(db, operator) -> None:
+    Subscription.objects.create(user=operator, scope=SubscriptionScope.MINE)
+    workflow = WorkflowFactory(kind="safe_restore", started_by=operator, server_name="web-1")
+
+    audit_record(
+        actor=SYSTEM, action="workflow.failed", subject=f"Safe restore #{workflow.pk}",
+        server_id=workflow.server_id, server_name="web-1", detail="step 2 failed",
+    )  # fmt: skip
+
+    event = NotificationEvent.objects.get()
+    assert (event.type, event.severity, event.actor) == ("workflow.failed", "error", operator)
+    assert Delivery.objects.get().user == operator
+
+
+def test_a_vanished_protected_snapshot_and_a_stale_schedule_are_raised_once(db) -> None:
+    now = timezone.now()
+    SnapshotRecord.objects.create(snapshot_id=7, server_id=1, server_name="web-1", name="keep",
+                                  protected=True, gone_at=now)  # fmt: skip
+    schedule = ScheduleFactory(interval_minutes=60, cron="")
+    Schedule.objects.filter(pk=schedule.pk).update(last_success_at=now - timedelta(hours=5))
+
+    for _tick in range(2):
+        watch.protected_gone_watch(now=now)
+        watch.stale_schedules_watch(now=now)
+
+    assert sorted(NotificationEvent.objects.values_list("type", flat=True)) == [
+        "schedule.stale", "snapshot.protected_gone"]  # fmt: skip

@@ -19,10 +19,9 @@ def on_audit_recorded(
     sender: object, event: AuditEvent, operation: Operation | None = None, **kwargs: Any
 ) -> None:
     try:
-        data = from_audit(event, operation)
-        if data is None:
-            return
-        with transaction.atomic():
-            event_raise(data)
+        with transaction.atomic():  # a savepoint: a failure here leaves the action's own intact
+            data = from_audit(event, operation)
+            if data is not None:
+                event_raise(data)
     except Exception:
         logger.exception("notification for %s could not be raised", event.action)
