@@ -91,3 +91,18 @@ def test_a_paused_target_shows_a_banner_until_an_admin_resumes_it(
     expect(page.locator("#notify-paused")).to_have_count(0)
     assert not NotificationTarget.objects.get().is_paused
     assert tab.errors == []
+
+
+def test_the_notification_pages_fit_a_phone_screen(open_tab, admin_user, shoot) -> None:
+    NotificationTarget.objects.create(
+        name="a team chat with a long name", kind="apprise",
+        address="json://127.0.0.1:9/chat", paused_at=timezone.now(), consecutive_failures=10,
+    )  # fmt: skip
+    tab = open_tab(admin_user, viewport={"width": 390, "height": 844})
+    page = tab.page
+    for path in ["/notifications/", "/notifications/targets/new/", "/account/notifications/"]:
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth - innerWidth") == 0, path
+    page.goto("/notifications/")
+    shoot(page, "notify-targets-phone")
+    assert tab.errors == []
