@@ -125,6 +125,7 @@ def main() -> int:
             for server in servers[create_servers:]:
                 page = context.new_page()
                 page.goto(f"/snapshots/{snapshots[server['id']]}/restore/")
+                page.get_by_label("Restore without a safety snapshot").check()
                 page.locator("#id_confirm_name").fill(server["name"])
                 page.get_by_role("button", name=f"Restore {server['name']}").click()
                 expect(page.locator("#toasts .toast-success")).to_contain_text("started")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -31,8 +32,10 @@ def main() -> int:
     failed = []
     for name in BENCHMARKS:
         print(f"=== {name}", flush=True)
+        started = time.monotonic()
         if subprocess.call([sys.executable, str(HERE / name)]) != 0:
             failed.append(name)
+        print(f"=== {name}: {time.monotonic() - started:.0f} s", flush=True)
     if failed:
         print(f"benchmarks that failed to run: {', '.join(failed)}")
         return 1

@@ -315,6 +315,8 @@ VPS_DELETE_EXPECTED_SECONDS = (0, 2 * 60)
 # A workflow step refused because something else runs on the server is tried again for this
 # long, then the workflow fails and says why.
 VPS_WORKFLOW_WAIT_SECONDS = int(os.environ.get("VPS_WORKFLOW_WAIT_SECONDS", "1800"))
+# A server page keeps showing a workflow this long after it ended, with its outcome.
+VPS_WORKFLOW_SHOWN_SECONDS = int(os.environ.get("VPS_WORKFLOW_SHOWN_SECONDS", "3600"))
 # How long a snapshot is kept unless the person taking it chooses otherwise (days; 0: kept
 # until someone deletes it).
 SNAPSHOT_DEFAULT_KEEP_DAYS = max(0, int(os.environ.get("SNAPSHOT_DEFAULT_KEEP_DAYS", "0")))

@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 
 from snapshots_ui.lifecycle import KEEP_CHOICES
 from snapshots_ui.models import OperationKind
+from snapshots_ui.safe_restore import RestorePlan
 from snapshots_ui.services import SNAPSHOT_NAME_MAX_LENGTH, snapshot_name_error
 from snapshots_ui.statuses import OperationState
 
@@ -125,6 +126,21 @@ class KeepForm(forms.Form):
 
 
 class RestoreConfirmForm(forms.Form):
+    """The restore page: whether to take a safety snapshot first (``plan.choices``; at 5 of 5
+    no default, the person must choose) and the server's name typed to confirm."""
+
+    safety = forms.ChoiceField(
+        label=_("Before the restore"),
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose whether to take a safety snapshot first."),
+            "invalid_choice": _(
+                "That choice is not offered for this server any more; choose again."
+            ),
+        },
+    )
+    # At 5 of 5: the id of the snapshot named on the page that the safety snapshot replaces.
+    replace_snapshot = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     confirm_name = forms.CharField(
         label=_("Type the server's name to confirm"),
         max_length=255,
@@ -132,9 +148,13 @@ class RestoreConfirmForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
-    def __init__(self, *args: object, server_name: str, **kwargs: object) -> None:
+    def __init__(self, *args: object, plan: RestorePlan, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.server_name = server_name
+        self.server_name = plan.summary.server.name
+        self.fields["safety"].choices = [(c.value, c.label) for c in plan.choices]
+        self.fields["safety"].initial = plan.default_choice
+        if plan.replaceable is not None:
+            self.fields["replace_snapshot"].initial = plan.replaceable.snapshot.id
 
     def clean_confirm_name(self) -> str:
         value: str = self.cleaned_data["confirm_name"]

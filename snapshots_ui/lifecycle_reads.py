@@ -4,8 +4,9 @@ the schedules' state (skipped, stale, next run), and the warnings shown ahead of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -72,6 +73,17 @@ def running_workflows(server_id: int) -> list[Workflow]:
         Workflow.objects.filter(server_id=server_id, state=WorkflowState.RUNNING).prefetch_related(
             "steps__operation"
         )
+    )
+
+
+def recent_workflows(server_id: int) -> list[Workflow]:
+    """The workflows a server page shows: those running, and those that ended in the last
+    ``VPS_WORKFLOW_SHOWN_SECONDS`` (so a chain that stopped still says why)."""
+    since = timezone.now() - timedelta(seconds=settings.VPS_WORKFLOW_SHOWN_SECONDS)
+    return list(
+        Workflow.objects.filter(server_id=server_id)
+        .filter(Q(state=WorkflowState.RUNNING) | Q(finished_at__gte=since))
+        .prefetch_related("steps__operation")[:3]
     )
 
 

@@ -232,7 +232,7 @@ def operations_active_exist() -> bool:
 def operations_filtered(*, filters: Mapping[str, object]) -> QuerySet[Operation]:
     """Operations for the activity page and its export, newest first. ``filters`` holds the
     valid ones among ``q`` (server, snapshot or person), ``kind``, ``state`` and ``server``."""
-    operations = Operation.objects.select_related("requested_by")
+    operations = Operation.objects.select_related("requested_by", "workflow_step__workflow")
     if q := filters.get("q"):
         operations = operations.filter(
             Q(server_name__icontains=q)

@@ -42,6 +42,7 @@ urlpatterns = [
         name="snapshot_gone_acknowledge",
     ),
     path("snapshots/delete/", lifecycle.snapshots_delete_many, name="snapshots_delete_many"),
+    path("workflows/<int:workflow_id>/", lifecycle.workflow_status, name="workflow_status"),
     path("workflows/<int:workflow_id>/cancel/", lifecycle.workflow_cancel, name="workflow_cancel"),
     path("schedules/", schedules.schedule_list, name="schedules"),
     path("schedules/new/", schedules.schedule_edit, name="schedule_new"),

@@ -113,3 +113,12 @@ class WorkflowStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.get_action_display()} {self.snapshot_name}"
+
+    @property
+    def expected_seconds(self) -> tuple[int, int]:
+        """The provider's stated window for this step's kind of operation."""
+        windows = {
+            StepAction.CREATE: settings.VPS_CREATE_EXPECTED_SECONDS,
+            StepAction.RESTORE: settings.VPS_RESTORE_EXPECTED_SECONDS,
+        }
+        return windows.get(StepAction(self.action), settings.VPS_DELETE_EXPECTED_SECONDS)

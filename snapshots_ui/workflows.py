@@ -94,20 +94,21 @@ def workflow_start(
         running = Workflow.objects.filter(server_id=server_id, state=WorkflowState.RUNNING).first()
         if running is None:
             raise
-        raise WorkflowRunning(
-            _(
-                "%(who)s started “%(what)s” on %(server)s at %(when)s; it is still running. Wait "
-                "until it has finished."
-            )
-            % {
-                "who": running.started_by_name,
-                "what": running.get_kind_display(),
-                "server": server_name,
-                "when": timezone.localtime(running.started_at).strftime("%H:%M"),
-            },
-            workflow=running,
-        ) from exc
+        raise WorkflowRunning(running_sentence(running), workflow=running) from exc
     return workflow_advance(workflow.pk)
+
+
+def running_sentence(running: Workflow) -> str:
+    """Who started the workflow running on a server, for the person refused a second one."""
+    return _(
+        "%(who)s started “%(what)s” on %(server)s at %(when)s; it is still running. Wait "
+        "until it has finished."
+    ) % {
+        "who": running.started_by_name,
+        "what": running.get_kind_display(),
+        "server": running.server_name,
+        "when": timezone.localtime(running.started_at).strftime("%H:%M"),
+    }
 
 
 def workflow_cancel(*, actor: Actor, workflow: Workflow) -> Workflow:
@@ -225,6 +226,9 @@ def _carry_out(workflow: Workflow, step: WorkflowStep, actor: Actor) -> Operatio
 
 def _follow(workflow: Workflow, step: WorkflowStep) -> bool:
     operation = step.operation
+    if operation is not None and operation.is_stuck and _restore_follows(workflow, step):
+        _fail_step(workflow, step, _stuck_sentence(operation))
+        return True
     if operation is None or operation.is_active:
         return False  # the poller tells the engine when it ends
     if operation.is_failed:
@@ -232,6 +236,23 @@ def _follow(workflow: Workflow, step: WorkflowStep) -> bool:
         return True
     _step_done(step, operation=operation)
     return True
+
+
+def _restore_follows(workflow: Workflow, step: WorkflowStep) -> bool:
+    """A server is never restored after a snapshot that did not complete in time: the
+    safety snapshot that was to make the restore undoable."""
+    return workflow.steps.filter(position__gt=step.position, action=StepAction.RESTORE).exists()
+
+
+def _stuck_sentence(operation: Operation) -> str:
+    return _(
+        "“%(name)s” has not completed within the provider's %(minutes)d minutes, so %(server)s "
+        "was not restored. Check the snapshot at the provider, then start the restore again."
+    ) % {
+        "name": operation.snapshot_name,
+        "minutes": operation.expected_seconds[1] // 60,
+        "server": operation.server_name,
+    }
 
 
 def _step_done(step: WorkflowStep, *, operation: Operation | None) -> None:

@@ -56,6 +56,7 @@ while True:
 def test_a_child_that_dies_is_named_with_its_last_lines(processes, capsys) -> None:
     stack = processes.Stack()
     sleeper = stack.start("sleeper", python(STOPS_ON_TERM), {})
+    wait_for(lambda: list(sleeper.last_lines) == ["ready"])  # its SIGTERM handler is set
     crasher = stack.start(
         "crasher", python("import sys\nfor i in range(20): print('line', i)\nsys.exit(3)"), {}
     )

@@ -17,6 +17,9 @@ from snapshots_ui.forms import (
     suggested_snapshot_name,
 )
 from snapshots_ui.models import OperationKind
+from snapshots_ui.provider import Server, ServerRef, Snapshot
+from snapshots_ui.safe_restore import RestorePlan
+from snapshots_ui.selectors import ServerSummary
 from snapshots_ui.services import SNAPSHOT_NAME_MAX_LENGTH, snapshot_name_error
 from snapshots_ui.statuses import OperationState
 
@@ -101,7 +104,9 @@ def test_create_form_limits_the_description() -> None:
     ],
 )
 def test_restore_needs_the_exact_server_name(typed: str, valid: bool) -> None:
-    form = RestoreConfirmForm({"confirm_name": typed}, server_name="web-server-01")
+    form = RestoreConfirmForm(
+        {"confirm_name": typed, "safety": "skip"}, plan=restore_plan_for("web-server-01")
+    )
 
     assert form.is_valid() is valid
     if not valid and typed:
@@ -204,6 +209,55 @@ def test_the_create_form_never_crashes_and_accepts_only_the_providers_names(
 
 @given(confirmation=ANY_TEXT)
 def test_the_restore_confirmation_accepts_only_the_exact_server_name(confirmation: str) -> None:
-    form = RestoreConfirmForm({"confirm_name": confirmation}, server_name="web-server-01")
+    form = RestoreConfirmForm(
+        {"confirm_name": confirmation, "safety": "skip"}, plan=restore_plan_for("web-server-01")
+    )
 
     assert form.is_valid() == (confirmation.strip() == "web-server-01")
+
+
+def restore_plan_for(server_name: str, *, snapshots: int = 1) -> RestorePlan:
+    """A restore plan for a server with ``snapshots`` snapshots (5: no free slot)."""
+    made = [
+        Snapshot(
+            id=800 + n,
+            server=ServerRef(id=1, name=server_name),
+            name=f"s{n}",
+            status="completed",
+            size_mb=1,
+            created_at=None,
+            description="",
+        )
+        for n in range(snapshots)
+    ]
+    summary = ServerSummary(server=Server(id=1, name=server_name, status="running"), snapshots=made)
+    return RestorePlan(
+        fleet=None, summary=summary, snapshot=made[0], safety_name="safety", replaceable=None
+    )  # type: ignore[arg-type]
+
+
+def test_a_restore_with_a_free_slot_takes_a_safety_snapshot_unless_told_otherwise() -> None:
+    form = RestoreConfirmForm(plan=restore_plan_for("web"))
+
+    assert form.fields["safety"].initial == "take"
+    assert [value for value, _label in form.fields["safety"].choices] == ["take", "skip"]
+
+
+def test_at_five_of_five_the_person_must_choose_and_what_they_typed_stays() -> None:
+    form = RestoreConfirmForm({"confirm_name": "web"}, plan=restore_plan_for("web", snapshots=5))
+
+    assert not form.is_valid()
+    assert form.errors["safety"] == ["Choose whether to take a safety snapshot first."]
+    assert form["confirm_name"].value() == "web"
+    # Nothing may be replaced here (no snapshot is disposable): only going on without one.
+    assert [value for value, _label in form.fields["safety"].choices] == ["skip"]
+
+
+def test_a_choice_not_offered_is_refused_with_a_sentence() -> None:
+    form = RestoreConfirmForm(
+        {"confirm_name": "web", "safety": "take"}, plan=restore_plan_for("web", snapshots=5)
+    )
+
+    assert form.errors["safety"] == [
+        "That choice is not offered for this server any more; choose again."
+    ]

@@ -10,9 +10,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from snapshots_ui import lifecycle, provider, refusals, roles, selectors, services
+from snapshots_ui import (
+    lifecycle,
+    lifecycle_reads,
+    provider,
+    refusals,
+    roles,
+    safe_restore,
+    selectors,
+    services,
+)
 from snapshots_ui.forms import RestoreConfirmForm, SnapshotCreateForm
-from snapshots_ui.models import Operation
+from snapshots_ui.models import Operation, Workflow
 from snapshots_ui.statuses import OperationState, snapshot_is_restorable
 from snapshots_ui.views.common import actor_of
 from snapshots_ui.views.fleet import server_context
@@ -100,43 +109,56 @@ def _create(request: HttpRequest, server_id: int, data: dict[str, object]) -> Op
 @login_required
 @permission_required(roles.RESTORE, raise_exception=True)
 def snapshot_restore(request: HttpRequest, snapshot_id: int) -> HttpResponse:
-    fleet_view, summary, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id, refresh=False)
-    server = summary.server
-    form = RestoreConfirmForm(request.POST or None, server_name=server.name)
+    """The restore page: the plan (a safety snapshot first, by default), then the restore."""
+    plan = safe_restore.restore_plan(snapshot_id=snapshot_id)
+    form = RestoreConfirmForm(request.POST or None, plan=plan)
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
             try:
-                operation = services.snapshot_restore(
-                    actor=actor_of(request), snapshot_id=snapshot.id
+                started = safe_restore.restore_start(
+                    actor=actor_of(request),
+                    snapshot_id=plan.snapshot.id,
+                    choice=safe_restore.SafetyChoice(form.cleaned_data["safety"]),
+                    replace_snapshot_id=form.cleaned_data["replace_snapshot"],
                 )
             except refusals.ActionRefused as refused:
                 form.add_error(None, refused.message)
             else:
-                messages.success(
-                    request,
-                    _("Restore of %(server)s from “%(name)s” started. %(message)s")
-                    % {
-                        "server": server.name,
-                        "name": snapshot.name,
-                        "message": operation.provider_message,
-                    },
-                )
-                return redirect("snapshots_ui:server", server_id=server.id)
+                messages.success(request, _restore_started(plan, started))
+                return redirect("snapshots_ui:server", server_id=plan.summary.server.id)
+    server = plan.summary.server
     return render(
         request,
         "snapshots_ui/restore_confirm.html",
         {
-            "fleet": fleet_view,
+            "fleet": plan.fleet,
             "server": server,
-            "snapshot": snapshot,
+            "snapshot": plan.snapshot,
+            "plan": plan,
+            "choices": [(choice, plan.expected_seconds(choice)) for choice in plan.choices],
             "form": form,
-            "restorable": snapshot_is_restorable(snapshot.status),
+            "restorable": snapshot_is_restorable(plan.snapshot.status),
             "busy": list(selectors.operations_active_for_server(server_id=server.id)),
+            "workflows": lifecycle_reads.running_workflows(server.id),
+            "undoes": safe_restore.undoes(plan.snapshot.id),
         },
         status=status,
     )
+
+
+def _restore_started(plan: safe_restore.RestorePlan, started: Workflow | Operation) -> str:
+    names = {"server": plan.summary.server.name, "name": plan.snapshot.name}
+    if isinstance(started, Workflow):
+        return _(
+            "Restore of %(server)s from “%(name)s” started: first the safety snapshot "
+            "“%(safety)s”, then the restore once it is completed."
+        ) % {**names, "safety": plan.safety_name}
+    return _("Restore of %(server)s from “%(name)s” started. %(message)s") % {
+        **names,
+        "message": started.provider_message,
+    }
 
 
 @require_http_methods(["GET", "POST"])

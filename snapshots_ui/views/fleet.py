@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
-from snapshots_ui import lifecycle, lifecycle_reads, roles, selectors
+from snapshots_ui import lifecycle, lifecycle_reads, roles, safe_restore, selectors
 from snapshots_ui.fleet_cache import FleetView, fleet_current, fleet_server_refresh_soon
 from snapshots_ui.forms import KeepForm, SnapshotCreateForm, suggested_snapshot_name
 from snapshots_ui.views.common import allowed_actions, render_page_or_partial
@@ -77,7 +77,8 @@ def server_context(
         "skipped": lifecycle_reads.skipped_runs(server_ids=[server.id]).get(server.id, []),
         "skips_ahead": lifecycle_reads.skips_ahead(summary, records),
         "protected_gone": lifecycle_reads.protected_gone(server.id),
-        "workflows": lifecycle_reads.running_workflows(server.id),
+        "workflows": lifecycle_reads.recent_workflows(server.id),
+        "undo": safe_restore.undo_offer(summary),
         **allowed_actions(request),
     }
 

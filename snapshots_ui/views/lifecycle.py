@@ -13,14 +13,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from snapshots_ui import lifecycle, refusals, roles, selectors, workflows
 from snapshots_ui.fleet_cache import fleet_current
 from snapshots_ui.forms import BulkDeleteFilterForm, KeepForm
 from snapshots_ui.models import SnapshotRecord, Workflow
 from snapshots_ui.provider import Snapshot
-from snapshots_ui.views.common import actor_of
+from snapshots_ui.views.common import actor_of, allowed_actions
 
 
 def _back_to_server(snapshot_id: int) -> HttpResponse:
@@ -79,6 +80,31 @@ def snapshot_gone_acknowledge(request: HttpRequest, snapshot_id: int) -> HttpRes
     record = get_object_or_404(SnapshotRecord, snapshot_id=snapshot_id, gone_at__isnull=False)
     lifecycle.snapshot_gone_acknowledge(actor=actor_of(request), record=record)
     return redirect("snapshots_ui:server", server_id=record.server_id)
+
+
+@require_GET
+@login_required
+@permission_required(roles.VIEW, raise_exception=True)
+def workflow_status(request: HttpRequest, workflow_id: int) -> HttpResponse:
+    """One workflow's steps, polled while it runs; when it has ended, HTTP 286 stops the
+    polling and an ``operation-finished`` event tells the page (a toast, the lists again)."""
+    workflow = get_object_or_404(
+        Workflow.objects.prefetch_related("steps__operation"), pk=workflow_id
+    )
+    context = {"workflow": workflow, **allowed_actions(request)}
+    response = render(request, "snapshots_ui/partials/workflow.html", context)
+    if workflow.is_running:
+        return response
+    stopped = HttpResponseStopPolling(response.content)
+    trigger_client_event(
+        stopped,
+        "operation-finished",
+        {
+            "message": workflow.outcome,
+            "level": "success" if workflow.state == "succeeded" else "error",
+        },
+    )
+    return stopped
 
 
 @require_POST

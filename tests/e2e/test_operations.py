@@ -133,6 +133,7 @@ def test_restore_asks_for_the_server_name_and_is_followed_to_the_end(
     expect(page.locator(".facts")).to_contain_text("pre-migration-snapshot")
     expect(page.locator(".danger-zone")).to_contain_text("It cannot be undone.")
 
+    page.get_by_label("Restore without a safety snapshot").check()
     page.locator("#id_confirm_name").fill("web-server-1")
     page.get_by_role("button", name="Restore web-server-01").click()
     error = page.locator(".field-error").get_by_role("alert")
@@ -143,6 +144,7 @@ def test_restore_asks_for_the_server_name_and_is_followed_to_the_end(
     expect(page.get_by_role("button", name="Restore web-server-01")).to_be_enabled()
     assert not Operation.objects.exists()
 
+    page.get_by_label("Restore without a safety snapshot").check()
     page.locator("#id_confirm_name").fill("web-server-01")
     page.get_by_role("button", name="Restore web-server-01").click()
 
@@ -177,6 +179,7 @@ def test_take_snapshot_is_possible_again_once_a_restore_has_finished(
     tab = open_tab(operator)
     page = tab.page
     page.goto("/snapshots/801/restore/")
+    page.get_by_label("Restore without a safety snapshot").check()
     page.locator("#id_confirm_name").fill("web-server-01")
     page.get_by_role("button", name="Restore web-server-01").click()
     expect(page.locator("#create")).to_contain_text("The server is being restored.")

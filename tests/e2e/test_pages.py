@@ -13,8 +13,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from provider_sim import controls
+from provider_sim.models import SimSnapshot
 from snapshots_ui import fleet_cache
-from snapshots_ui.models import OperationKind
+from snapshots_ui.models import OperationKind, SnapshotRecord
 from snapshots_ui.statuses import OperationState
 from tests.factories import PASSWORD, OperationFactory
 
@@ -95,14 +96,29 @@ def test_the_limit_of_five_is_explained_next_to_a_disabled_form(open_tab, operat
     expect(page.get_by_role("heading", name="db-replica", level=1)).to_be_visible()
     expect(page.locator("#server-header")).to_contain_text("5 of 5 snapshots used")
 
+    # At 5 of 5 the form offers to replace the oldest unprotected snapshot, named.
+    oldest = SimSnapshot.objects.filter(server_id=AT_LIMIT).order_by("created_at", "id").first()
     create = page.locator("#create")
+    expect(page.locator("#limit-reason")).to_contain_text(
+        f"replace the oldest unprotected snapshot, {oldest.name}"
+    )
+    expect(
+        create.get_by_label(f"Delete {oldest.name} first, then take the new snapshot")
+    ).to_be_visible()
+    expect(create.get_by_role("button", name="Take snapshot")).to_be_enabled()
+
+    # With every one protected, nothing can be replaced: the form is disabled and says why.
+    for snapshot in SimSnapshot.objects.filter(server_id=AT_LIMIT):
+        SnapshotRecord.objects.create(
+            snapshot_id=snapshot.pk, server_id=AT_LIMIT, name=snapshot.name, protected=True
+        )
+    page.reload()
     expect(create.locator("fieldset")).to_have_attribute("disabled", "")
     expect(create.get_by_role("button", name="Take snapshot")).to_be_disabled()
     expect(page.locator("#id_name")).to_be_disabled()
     reason = page.locator("#limit-reason")
     expect(reason).to_contain_text("5 snapshots, the most the provider allows")
-    expect(reason).to_contain_text("Delete an old one")
-    expect(reason).to_contain_text("(only an Admin can delete them)")
+    expect(reason).to_contain_text("every one is protected")
     link = reason.get_by_role("link", name="See the snapshots")
     expect(link).to_have_attribute("href", "#snapshots")
     link.click()
@@ -234,6 +250,7 @@ def test_every_page_has_a_clean_console_and_a_screenshot(
         page.get_by_role("heading", name="Restore web-server-01 from a snapshot")
     ).to_be_visible()
     shoot(page, "restore-confirm")
+    page.get_by_label("Restore without a safety snapshot").check()
     page.locator("#id_confirm_name").fill("web-server")
     page.get_by_role("button", name="Restore web-server-01").click()
     expect(page.locator(".field-error")).to_contain_text("not the server's name")

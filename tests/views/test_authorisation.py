@@ -121,7 +121,7 @@ ROUTES: list[Route] = [
           data={"name": "matrix-check"}),
     Route("snapshots_ui:snapshot_restore", f"/snapshots/{NEWEST}/restore/",
           (LOGIN, DENIED, OK, OK), (LOGIN, DENIED, TO_SERVER, TO_SERVER),
-          data={"confirm_name": WEB_NAME}),
+          data={"confirm_name": WEB_NAME, "safety": "skip"}),
     Route("snapshots_ui:snapshot_delete", f"/snapshots/{OLDER}/delete/",
           (LOGIN, DENIED, DENIED, OK), (LOGIN, DENIED, DENIED, TO_SERVER)),
     Route("snapshots_ui:operation_status", "/operations/{operation}/", ANY_ROLE,
@@ -145,6 +145,8 @@ ROUTES: list[Route] = [
     Route("snapshots_ui:snapshots_delete_many", "/snapshots/delete/",
           (LOGIN, DENIED, DENIED, OK), (LOGIN, DENIED, DENIED, INVALID),
           data={"confirm": "delete everything"}),
+    Route("snapshots_ui:workflow_status", "/workflows/{workflow}/", ANY_ROLE,
+          everyone(NO_METHOD)),
     Route("snapshots_ui:workflow_cancel", "/workflows/{workflow}/cancel/", everyone(NO_METHOD),
           (LOGIN, DENIED, TO_WORKFLOW_SERVER, TO_WORKFLOW_SERVER)),
     # Schedules: everyone reads them; Operators make and change them.

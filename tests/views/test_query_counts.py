@@ -36,7 +36,7 @@ def _operations_everywhere(count: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "bound"), [("/", 13), (f"/servers/{WEB}/", 15), ("/activity/", 10)]
+    ("path", "bound"), [("/", 13), (f"/servers/{WEB}/", 16), ("/activity/", 10)]
 )
 def test_page_queries_do_not_grow_with_operations(
     seeded_simulator: RunningSimulator,

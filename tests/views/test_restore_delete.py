@@ -46,11 +46,11 @@ def test_restore_confirmation_page_says_what_will_happen(
     assert f"Restore {WEB_NAME} from a snapshot" in text
     assert "pre-migration-snapshot" in text
     assert f"({taken} UTC)" in text
-    assert f"All data on {WEB_NAME} written after {taken} UTC is lost." in re.sub(
-        r"</?strong>", "", text
+    assert f"All data on {WEB_NAME} written after {taken} UTC is replaced." in re.sub(
+        r"</?(strong|bdi)>", "", text
     )
-    assert "cannot be undone" in text
-    assert "5–15 minutes" in text
+    assert "The provider cannot undo a restore" in text
+    assert "5 min–15 min in all" in text  # without a safety snapshot
     assert "The server is stopped first" in text
     assert provider_calls(RESTORE_CALL) == 0
 
@@ -59,7 +59,7 @@ def test_restore_with_the_wrong_confirmation_is_refused(
     seeded_simulator: RunningSimulator, operator_client: Client
 ) -> None:
     response = operator_client.post(
-        f"/snapshots/{NEWEST}/restore/", {"confirm_name": "web-server-1"}
+        f"/snapshots/{NEWEST}/restore/", {"confirm_name": "web-server-1", "safety": "skip"}
     )
 
     assert response.status_code == 400
@@ -74,7 +74,9 @@ def test_restore_with_the_wrong_confirmation_is_refused(
 def test_restore_with_the_right_confirmation_starts_it(
     seeded_simulator: RunningSimulator, operator_client: Client, queued_polls: list[int]
 ) -> None:
-    response = operator_client.post(f"/snapshots/{NEWEST}/restore/", {"confirm_name": WEB_NAME})
+    response = operator_client.post(
+        f"/snapshots/{NEWEST}/restore/", {"confirm_name": WEB_NAME, "safety": "skip"}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == f"/servers/{WEB}/"
@@ -84,7 +86,11 @@ def test_restore_with_the_right_confirmation_starts_it(
     assert operation.state == OperationState.IN_PROGRESS
     assert operation.snapshot_id == NEWEST
     assert not operation.needs_reconcile
-    assert audit_actions(operation) == ["server.restore.requested", "server.restore.started"]
+    assert audit_actions(operation) == [
+        "server.restore.requested",
+        "server.restore.started",
+        "restore.safety.skipped",
+    ]
     assert provider_calls(RESTORE_CALL) == 1
     assert queued_polls == [WEB]
 
@@ -100,12 +106,16 @@ def test_restore_with_the_right_confirmation_starts_it(
 def test_a_second_restore_while_one_runs_is_refused(
     seeded_simulator: RunningSimulator, operator_client: Client
 ) -> None:
-    operator_client.post(f"/snapshots/{NEWEST}/restore/", {"confirm_name": WEB_NAME})
+    operator_client.post(
+        f"/snapshots/{NEWEST}/restore/", {"confirm_name": WEB_NAME, "safety": "skip"}
+    )
 
     page = operator_client.get(f"/snapshots/{OLDER}/restore/")
-    response = operator_client.post(f"/snapshots/{OLDER}/restore/", {"confirm_name": WEB_NAME})
+    response = operator_client.post(
+        f"/snapshots/{OLDER}/restore/", {"confirm_name": WEB_NAME, "safety": "skip"}
+    )
 
-    assert "Another operation is running on this server." in page_text(page)
+    assert "Something else is running on this server." in page_text(page)
     assert response.status_code == 400
     assert f"Another operation is still running on {WEB_NAME}" in page_text(response)
     assert provider_calls(RESTORE_CALL) == 1
@@ -117,7 +127,7 @@ def test_restore_of_a_snapshot_that_is_not_completed_is_refused(
 ) -> None:
     page = operator_client.get(f"/snapshots/{FAILED_SNAPSHOT}/restore/")
     response = operator_client.post(
-        f"/snapshots/{FAILED_SNAPSHOT}/restore/", {"confirm_name": "db-primary"}
+        f"/snapshots/{FAILED_SNAPSHOT}/restore/", {"confirm_name": "db-primary", "safety": "skip"}
     )
 
     assert page.status_code == 200
@@ -137,7 +147,7 @@ def test_restore_of_a_snapshot_still_being_created_is_refused(
     snapshot_id = SimSnapshot.objects.get(name="still-running").pk
 
     response = operator_client.post(
-        f"/snapshots/{snapshot_id}/restore/", {"confirm_name": "staging-app"}
+        f"/snapshots/{snapshot_id}/restore/", {"confirm_name": "staging-app", "safety": "skip"}
     )
 
     assert response.status_code == 400
@@ -163,7 +173,9 @@ def test_provider_refusing_a_restore_is_shown_in_its_own_words(
         status="restoring", restore_due_at=timezone.now() + timedelta(hours=1)
     )
 
-    response = operator_client.post(f"/snapshots/{NEWEST}/restore/", {"confirm_name": WEB_NAME})
+    response = operator_client.post(
+        f"/snapshots/{NEWEST}/restore/", {"confirm_name": WEB_NAME, "safety": "skip"}
+    )
 
     assert response.status_code == 400
     assert "The provider refused: The server is already being restored." in page_text(response)
@@ -243,7 +255,7 @@ def test_deleting_a_snapshot_twice_is_a_404_page_with_a_sentence(
 def test_deleting_a_snapshot_being_restored_from_is_refused(
     seeded_simulator: RunningSimulator, admin_client: Client
 ) -> None:
-    admin_client.post(f"/snapshots/{NEWEST}/restore/", {"confirm_name": WEB_NAME})
+    admin_client.post(f"/snapshots/{NEWEST}/restore/", {"confirm_name": WEB_NAME, "safety": "skip"})
 
     response = admin_client.post(f"/snapshots/{NEWEST}/delete/")
 
