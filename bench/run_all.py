@@ -24,6 +24,7 @@ BENCHMARKS = [
     "idle_cost.py",  # 6. what watching an idle fleet costs
     "foreground_first.py",  # 6. a person's create does not wait behind background work
     "schedule_fleet.py",  # lifecycle: one nightly schedule over 1,000 servers
+    "notify_delivery.py",  # notifications under a receiver failing half its requests
 ]
 
 

@@ -18,6 +18,7 @@ ROUTINE_TASKS = frozenset(
         "snapshots_ui.tasks.dispatch_polls",
         "snapshots_ui.tasks.poll_server",
         "snapshots_ui.tasks.poll_account",
+        "snapshots_ui.tasks.notify_watch",
     }
 )
 # Celery's own messages for "beat sent it", "the worker received it", "it succeeded".

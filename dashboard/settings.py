@@ -148,6 +148,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "snapshots_ui.context_processors.provider",
+                "snapshots_ui.context_processors.notifications",
             ],
         },
     },
@@ -395,6 +396,27 @@ WORKER_HEARTBEAT_MAX_AGE = 60
 METRICS_ALLOW_IPS = env_list("METRICS_ALLOW_IPS", "")
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
+# --- Notifications ----------------------------------------------------------------------------
+# Apprise URLs (comma-separated) notified of every event, shown read-only on the targets page.
+# https://github.com/caronc/apprise/wiki
+NOTIFY_URLS = env_list("NOTIFY_URLS", "")
+# Links in notifications point here (the address people open the dashboard at).
+DASHBOARD_BASE_URL = os.environ.get("DASHBOARD_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A delivery is tried this many times, waiting NOTIFY_RETRY_BACKOFF_SECONDS, then twice that,
+# and so on (at most NOTIFY_RETRY_MAX_SECONDS, far below Redis' visibility timeout).
+NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
+NOTIFY_RETRY_BACKOFF_SECONDS = int(os.environ.get("NOTIFY_RETRY_BACKOFF_SECONDS", "4"))
+NOTIFY_RETRY_MAX_SECONDS = 600
+# A target whose attempts failed this many times in a row is paused and the Admins are told.
+NOTIFY_PAUSE_AFTER_FAILURES = int(os.environ.get("NOTIFY_PAUSE_AFTER_FAILURES", "10"))
+# The provider unreachable this long raises an event (and its return another).
+NOTIFY_PROVIDER_DOWN_MINUTES = float(os.environ.get("NOTIFY_PROVIDER_DOWN_MINUTES", "5"))
+# Connect and read timeouts of a webhook or Apprise call, in seconds.
+NOTIFY_TIMEOUT = (3.05, 10)
+# How often beat looks for what no action records: outages, vanished protected snapshots,
+# stale schedules, deliveries whose task was lost.
+NOTIFY_WATCH_SECONDS = float(os.environ.get("NOTIFY_WATCH_SECONDS", "30"))
+
 # --- The simulator (only used when it runs) -----------------------------------------------
 VPS_SIM_CREATE_SECONDS = float(os.environ.get("VPS_SIM_CREATE_SECONDS", "20"))
 VPS_SIM_RESTORE_SECONDS = float(os.environ.get("VPS_SIM_RESTORE_SECONDS", "30"))
@@ -434,6 +456,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "snapshots_ui.tasks.lifecycle_tick",
         "schedule": VPS_LIFECYCLE_TICK_SECONDS,
         "options": {"expires": VPS_LIFECYCLE_TICK_SECONDS},
+    },
+    "notify-watch": {
+        "task": "snapshots_ui.tasks.notify_watch",
+        "schedule": NOTIFY_WATCH_SECONDS,
+        "options": {"expires": NOTIFY_WATCH_SECONDS},
     },
     "dispatch-polls": {
         "task": "snapshots_ui.tasks.dispatch_polls",

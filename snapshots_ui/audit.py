@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.dispatch import Signal
 
 from snapshots_ui.models import AuditEvent, Operation
 
@@ -31,6 +32,10 @@ class Actor:
 
 
 SYSTEM = Actor(user=None, ip=None)
+
+# Sent with ``event=`` (the AuditEvent) inside the transaction that records it: notifications
+# listen here, so each thing that happened is raised once, where it is recorded.
+audit_recorded = Signal()
 
 logger = logging.getLogger(__name__)
 # How an operation's audit event is logged (by its action's last word); INFO otherwise.
@@ -59,7 +64,7 @@ def audit_record(
     the transaction commits: operations started and finished show in the console."""
     if operation is not None:
         transaction.on_commit(lambda: _log(actor, action, operation, detail))
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         actor=actor.user if actor.user is not None and actor.user.pk else None,
         actor_name=actor.name,
         actor_ip=actor.ip,
@@ -72,6 +77,8 @@ def audit_record(
         subject_name=subject[:150],
         detail=detail,
     )
+    audit_recorded.send(sender=AuditEvent, event=event, operation=operation)
+    return event
 
 
 def _log(actor: Actor, action: str, operation: Operation, detail: str) -> None:

@@ -9,6 +9,7 @@ CREATE = "snapshots_ui.create_snapshot"
 RESTORE = "snapshots_ui.restore_snapshot"
 DELETE = "snapshots_ui.delete_snapshot"
 PROVIDER = "snapshots_ui.view_provider"
+NOTIFICATIONS = "snapshots_ui.manage_notifications"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: [VIEW],
@@ -19,6 +20,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         RESTORE,
         DELETE,
         PROVIDER,
+        NOTIFICATIONS,
         # Managing the team's users in Django admin (Admins also need "staff status").
         "auth.view_user",
         "auth.add_user",

@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from snapshots_ui import health, idempotency, lifecycle, polling, provider, schedules, workflows
+from snapshots_ui.notify import deliveries, watch
 
 logger = logging.getLogger(__name__)
 
@@ -122,3 +123,28 @@ def _lifecycle_parts(*, now: datetime) -> None:
             part()
         except Exception:
             logger.exception("lifecycle tick: a part failed")
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=40,
+    time_limit=50,
+    autoretry_for=(deliveries.DeliveryFailed,),
+    retry_backoff=settings.NOTIFY_RETRY_BACKOFF_SECONDS,
+    retry_backoff_max=settings.NOTIFY_RETRY_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=max(0, settings.NOTIFY_MAX_ATTEMPTS - 1),
+)
+def notify_deliver(self: Task, delivery_id: str) -> None:
+    """One attempt of one notification; a failed one is retried with exponential backoff
+    (the delivery's id makes a repeat harmless, and a delivered one is never sent again)."""
+    deliveries.delivery_attempt(delivery_id, last=self.request.retries >= self.max_retries)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
+def notify_watch() -> None:
+    """Every ``NOTIFY_WATCH_SECONDS``: outages, vanished protected snapshots, stale schedules,
+    lost deliveries."""
+    watch.watch_once(now=timezone.now())

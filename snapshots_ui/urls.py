@@ -1,6 +1,15 @@
 from django.urls import path
 
-from snapshots_ui.views import actions, activity, fleet, help, lifecycle, provider, schedules
+from snapshots_ui.views import (
+    actions,
+    activity,
+    fleet,
+    help,
+    lifecycle,
+    notifications,
+    provider,
+    schedules,
+)
 
 app_name = "snapshots_ui"
 
@@ -42,4 +51,23 @@ urlpatterns = [
     path("schedules/<int:schedule_id>/", schedules.schedule_edit, name="schedule_edit"),
     path("schedules/<int:schedule_id>/pause/", schedules.schedule_pause, name="schedule_pause"),
     path("schedules/<int:schedule_id>/delete/", schedules.schedule_delete, name="schedule_delete"),
+    path("notifications/", notifications.target_list, name="notify_targets"),
+    path("notifications/targets/new/", notifications.target_edit, name="notify_target_new"),
+    path("notifications/targets/<int:target_id>/", notifications.target_edit, name="notify_target"),
+    path(
+        "notifications/targets/<int:target_id>/test/",
+        notifications.target_test,
+        name="notify_target_test",
+    ),
+    path(
+        "notifications/targets/<int:target_id>/resume/",
+        notifications.target_resume,
+        name="notify_target_resume",
+    ),
+    path(
+        "notifications/targets/<int:target_id>/delete/",
+        notifications.target_delete,
+        name="notify_target_delete",
+    ),
+    path("account/notifications/", notifications.subscription, name="notify_subscription"),
 ]

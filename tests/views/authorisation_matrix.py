@@ -72,6 +72,8 @@ NOT_FOUND = Answer(404)
 FAVICON = Answer(301, "/static/img/favicon.svg")
 STAFF_ONLY: Row = (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, OK)
 ANY_ROLE: Row = (LOGIN, OK, OK, OK)
+ADMINS_ONLY: Row = (LOGIN, DENIED, DENIED, OK)
+TO_TARGET = to("/notifications/targets/{target}/")
 
 # Django admin's views that change data, for an Admin (staff, with the role's permissions and
 # no more; not a superuser). Everyone else is sent to the admin's login page. An Admin manages
@@ -218,6 +220,20 @@ ROUTES: list[Route] = [
           everyone(NO_METHOD)),
     Route("snapshots_ui:workflow_cancel", "/workflows/{workflow}/cancel/", everyone(NO_METHOD),
           (LOGIN, DENIED, TO_WORKFLOW_SERVER, TO_WORKFLOW_SERVER)),
+    # Notifications: Admins manage the targets; everyone chooses their own email.
+    Route("snapshots_ui:notify_targets", "/notifications/", ADMINS_ONLY, everyone(NO_METHOD)),
+    Route("snapshots_ui:notify_target_new", "/notifications/targets/new/", ADMINS_ONLY,
+          (LOGIN, DENIED, DENIED, INVALID), data={"name": ""}),
+    Route("snapshots_ui:notify_target", "/notifications/targets/{target}/", ADMINS_ONLY,
+          (LOGIN, DENIED, DENIED, INVALID), data={"name": ""}),
+    Route("snapshots_ui:notify_target_test", "/notifications/targets/{target}/test/",
+          everyone(NO_METHOD), (LOGIN, DENIED, DENIED, TO_TARGET)),
+    Route("snapshots_ui:notify_target_resume", "/notifications/targets/{target}/resume/",
+          everyone(NO_METHOD), (LOGIN, DENIED, DENIED, TO_TARGET)),
+    Route("snapshots_ui:notify_target_delete", "/notifications/targets/{target}/delete/",
+          everyone(NO_METHOD), (LOGIN, DENIED, DENIED, to("/notifications/"))),
+    Route("snapshots_ui:notify_subscription", "/account/notifications/", ANY_ROLE,
+          (LOGIN, INVALID, INVALID, INVALID), data={"scope": "matching", "server_pattern": ""}),
     # Schedules: everyone reads them; Operators make and change them.
     Route("snapshots_ui:schedules", "/schedules/", ANY_ROLE, everyone(NO_METHOD)),
     Route("snapshots_ui:schedule_new", "/schedules/new/", (LOGIN, DENIED, OK, OK),

@@ -19,7 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from provider_sim.server import RunningSimulator
 from snapshots_ui.api_tokens import api_token_create
 from snapshots_ui.audit import SYSTEM
-from snapshots_ui.models import AuditEvent, SecurityPolicy
+from snapshots_ui.models import AuditEvent, NotificationTarget, SecurityPolicy
 from tests.factories import (
     PASSWORD,
     OperationFactory,
@@ -112,6 +112,9 @@ OBJECTS: dict[str, Callable[[], Model]] = {
     "operation": lambda: OperationFactory(server_id=EMPTY, server_name="staging-app"),
     "workflow": lambda: WorkflowFactory(server_id=EMPTY),
     "schedule": lambda: ScheduleFactory(),
+    "target": lambda: NotificationTarget.objects.create(
+        name="matrix", kind="email", address="team@example.com"
+    ),
     # Someone else's token.
     "token": lambda: api_token_create(
         actor=SYSTEM,
