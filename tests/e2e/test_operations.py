@@ -133,7 +133,7 @@ def test_restore_asks_for_the_server_name_and_is_followed_to_the_end(
         "Restore web-server-01 from a snapshot"
     )
     expect(page.locator(".facts")).to_contain_text("pre-migration-snapshot")
-    expect(page.locator(".danger-zone")).to_contain_text("It cannot be undone.")
+    expect(page.locator(".danger-zone")).to_contain_text("The provider cannot undo a restore")
 
     page.get_by_label("Restore without a safety snapshot").check()
     page.locator("#id_confirm_name").fill("web-server-1")
