@@ -132,6 +132,17 @@ def oldest_replaceable(
     return candidates[0] if candidates else None
 
 
+def oldest_to_replace(summary: selectors.ServerSummary) -> Replaceable:
+    """The oldest unprotected snapshot of a full server, the one a create may replace;
+    refused when every one is protected."""
+    oldest = oldest_replaceable(summary)
+    if oldest is None:
+        raise refusals.ActionRefused(
+            _("Every snapshot of this server is protected: none can be replaced.")
+        )
+    return oldest
+
+
 def snapshot_create_replacing(
     *,
     actor: Actor,

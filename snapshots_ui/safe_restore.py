@@ -177,13 +177,7 @@ def _refuse_early(plan: RestorePlan) -> None:
     if not snapshot_is_restorable(plan.snapshot.status):
         raise refusals.NotRestorable(_("Only a completed snapshot can be restored."))
     if selectors.operations_active_for_server(server_id=server.id).exists():
-        raise refusals.ServerBusy(
-            _(
-                "Another operation is still running on %(server)s; wait until it has finished "
-                "before restoring."
-            )
-            % {"server": server.name}
-        )
+        raise services.restore_busy(server.name)
 
 
 def _safety_step(plan: RestorePlan) -> workflows.StepPlan:

@@ -253,6 +253,17 @@ def _restore_running(active: list[Operation], server: ServerSummary) -> ActionRe
 # --- Restore ------------------------------------------------------------------------------------
 
 
+def restore_busy(server_name: str) -> ServerBusy:
+    """The refusal of a restore while something else runs on the server."""
+    return ServerBusy(
+        _(
+            "Another operation is still running on %(server)s; wait until it has finished "
+            "before restoring."
+        )
+        % {"server": server_name}
+    )
+
+
 def snapshot_restore(*, actor: Actor, snapshot_id: int) -> Operation:
     """Restore a server from one of its completed snapshots."""
     _fleet, server, snapshot = selectors.snapshot_get(snapshot_id=snapshot_id, refresh=False)
@@ -261,15 +272,7 @@ def snapshot_restore(*, actor: Actor, snapshot_id: int) -> Operation:
     server_name = server.server.name
 
     def anything_running(active: list[Operation]) -> ActionRefused | None:
-        if not active:
-            return None
-        return ServerBusy(
-            _(
-                "Another operation is still running on %(server)s; wait until it has finished "
-                "before restoring."
-            )
-            % {"server": server_name}
-        )
+        return restore_busy(server_name) if active else None
 
     operation = _claim(
         actor=actor,

@@ -14,7 +14,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from snapshots_ui import lifecycle, refusals, safe_restore, selectors, services
+from snapshots_ui import lifecycle, safe_restore, selectors, services
 from snapshots_ui.api import serializers as s
 from snapshots_ui.api.base import ApiView, actor_of, idempotent
 from snapshots_ui.api.schema import IDEMPOTENCY_PARAMETER, problems
@@ -77,11 +77,7 @@ class ServerSnapshots(ApiView):
             settings.SNAPSHOT_DEFAULT_KEEP_DAYS))  # fmt: skip
         _fleet, summary = selectors.server_get(server_id=server_id, refresh=False)
         if data["replace_oldest"] and summary.at_limit:
-            oldest = lifecycle.oldest_replaceable(summary)
-            if oldest is None:
-                raise refusals.ActionRefused(
-                    _("Every snapshot of this server is protected: none can be replaced.")
-                )
+            oldest = lifecycle.oldest_to_replace(summary)
             workflow = lifecycle.snapshot_create_replacing(
                 actor=actor_of(request), server_id=server_id, name=str(data["name"]),
                 description=str(data["description"]), keep_until=keep_until,  # type: ignore[arg-type]

@@ -80,11 +80,7 @@ def _create(request: HttpRequest, server_id: int, data: dict[str, object]) -> Op
     keep_until = lifecycle.keep_until_for(int(data["keep_days"]))  # type: ignore[call-overload]
     if data.get("replace_snapshot"):
         _fleet, summary = selectors.server_get(server_id=server_id, refresh=False)
-        oldest = lifecycle.oldest_replaceable(summary)
-        if oldest is None:
-            raise refusals.ActionRefused(
-                _("Every snapshot of this server is protected: none can be replaced.")
-            )
+        oldest = lifecycle.oldest_to_replace(summary)
         if oldest.snapshot.id != data["replace_snapshot"]:
             raise refusals.ActionRefused(
                 _(
