@@ -117,7 +117,14 @@ def test_the_worker_deletes_expired_snapshots_as_expiry(
     )
     own_worker("lifecycle", **TICK).start()
 
-    wait_for(lambda: not SimSnapshot.objects.filter(pk=798).exists(), seconds=60)
+    # The provider's answer comes before the dashboard records it: wait for both.
+    wait_for(
+        lambda: (
+            not SimSnapshot.objects.filter(pk=798).exists()
+            and AuditEvent.objects.filter(action="snapshot.delete.done", snapshot_id=798).exists()
+        ),
+        seconds=60,
+    )
 
     assert not SimSnapshot.objects.filter(pk=798).exists()
     assert SimSnapshot.objects.filter(pk=801).exists()  # protected: kept past its time
